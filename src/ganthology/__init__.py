@@ -1,0 +1,22 @@
+"""ganthology: GAN papers as one installable package.
+
+    ganthology list                      # the models
+    ganthology train dcgan --dataset digits --steps 1500
+    ganthology sample runs/dcgan-digits
+"""
+from .api import build_model, load, make_config, train
+from .errors import GanthologyError
+from .registry import get_model, list_datasets, list_models, register_model
+
+__version__ = "0.1.0"
+__all__ = [
+    "GanthologyError",
+    "build_model",
+    "get_model",
+    "list_datasets",
+    "list_models",
+    "load",
+    "make_config",
+    "register_model",
+    "train",
+]

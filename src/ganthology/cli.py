@@ -1,0 +1,348 @@
+"""The `ganthology` command: list | train | sample | info.
+
+Built on click. `ganthology train MODEL` is generated per model: every field of TrainConfig and of
+the model's Config is an option, so `ganthology train wgan_gp --help` lists `--lambda-gp` with the
+paper's default. Mistakes print one line starting with "error:" and exit non-zero.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import click
+import yaml
+
+from .config_fields import coerce, field_specs
+from .errors import GanthologyError
+from .registry import get_model, list_models
+
+
+# --- list -------------------------------------------------------------------------------------
+def model_table(markdown: bool = False) -> str:
+    rows = []
+    for name in list_models():
+        m = get_model(name)
+        rows.append((name, m.paper.split(". ")[0], str(m.year), m.task, m.default_dataset))
+    head = ("model", "paper", "year", "task", "default dataset")
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join((f"`{r[0]}`",) + r[1:]) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    fmt = "  ".join(f"{{:{w}}}" for w in widths)
+    return "\n".join([fmt.format(*head), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in rows])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="ganthology")
+def cli():
+    """ganthology: GAN papers as one package. Start with `ganthology list`."""
+
+
+@cli.command("list")
+@click.option("--markdown", is_flag=True, help="Print the table as Markdown (the README's table).")
+def list_cmd(markdown):
+    """The registered models."""
+    click.echo(model_table(markdown))
+
+
+@cli.command("datasets")
+def datasets_cmd():
+    """The datasets known by name (plus folder:PATH and paired:PATH)."""
+    from .registry import get_dataset, list_datasets
+
+    for name in list_datasets():
+        doc = (get_dataset(name).__doc__ or "").strip().splitlines()[0]
+        click.echo(f"{name:15} {doc}")
+    click.echo(f"{'folder:PATH':15} your images (sub-folders become class labels)")
+    click.echo(f"{'paired:PATH':15} aligned pairs, A left and B right in one image (pix2pix layout)")
+
+
+# --- train ------------------------------------------------------------------------------------
+def _option(spec, prefix_help: str = "") -> click.Option:
+    flag = "--" + spec.name.replace("_", "-")
+    default = "none" if spec.default is None else spec.default
+    help_ = f"{prefix_help}{spec.help} [default: {default}]"
+    if spec.type is bool:
+        return click.Option([f"{flag}/--no-{flag[2:]}", spec.name], default=None, help=help_)
+    return click.Option([flag, spec.name], type=spec.type, default=None, help=help_)
+
+
+class TrainCommands(click.Group):
+    """`ganthology train MODEL`: one sub-command per registered model, built on demand."""
+
+    def list_commands(self, ctx):
+        return list_models()
+
+    def get_command(self, ctx, name):
+        get_model(name)  # unknown model -> one clear sentence
+        return _train_command(name)
+
+
+def _train_command(model_name: str) -> click.Command:
+    from .train.config import TrainConfig
+
+    model_cls = get_model(model_name)
+    params = [_option(s) for s in field_specs(TrainConfig) if s.name not in ("out",)]
+    params += [_option(s, "[model] ") for s in field_specs(model_cls.Config)]
+    params += [
+        click.Option(["--out", "-o", "out"], type=str, default=None, help="Run folder [default: runs/MODEL-DATASET]"),
+        click.Option(["--config", "config_file"], type=click.Path(dir_okay=False), default=None,
+                     help="YAML file of settings (flat, or a run's config.yaml); flags override it."),
+        click.Option(["--resume", "resume"], is_flag=False, flag_value="__out__", default=None,
+                     help="Continue the run in --out exactly where its last checkpoint stopped, or the "
+                          "run folder / checkpoint given."),
+        click.Option(["--print-config", "print_config"], is_flag=True, help="Print the resolved config and exit."),
+    ]
+
+    def run(**kwargs):
+        _train(model_name, kwargs)
+
+    return click.Command(model_name, params=params, callback=run,
+                         help=f"Train {model_name}: {model_cls.paper}",
+                         context_settings={"max_content_width": 110})
+
+
+@cli.group("train", cls=TrainCommands)
+def train_group():
+    """Train a model: `ganthology train MODEL [--steps N] [--dataset NAME] ...`."""
+
+
+def _read_yaml(path: str, train_specs, model_specs) -> dict:
+    try:
+        doc = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise GanthologyError(f"cannot read config file {path}: {str(e).splitlines()[0]}") from None
+    if not isinstance(doc, dict):
+        raise GanthologyError(f"config file {path} must hold a mapping of setting: value.")
+    flat = {}
+    for k, v in doc.items():  # a run's config.yaml nests its two sections
+        if k in ("train", "model_config") and isinstance(v, dict):
+            flat.update(v)
+        elif k != "model":
+            flat[k] = v
+    known = {s.name: s for s in (*train_specs, *model_specs)}
+    out = {}
+    for k, v in flat.items():
+        key = k.replace("-", "_")
+        if key not in known:
+            raise GanthologyError(f"{path}: unknown setting {k!r}; see 'ganthology train MODEL --help'.")
+        out[key] = coerce(known[key], v, path)
+    return out
+
+
+def _train(model_name: str, kw: dict) -> None:
+    from .train import Trainer, TrainConfig
+    from .train.checkpoint import load_checkpoint
+    from .train.trainer import resolve_run
+
+    model_cls = get_model(model_name)
+    train_specs, model_specs = field_specs(TrainConfig), field_specs(model_cls.Config)
+    given = {k: v for k, v in kw.items() if v is not None and k not in ("config_file", "resume", "print_config")}
+    resume = kw["resume"]
+
+    if resume is not None:
+        # Continue a run: its own config, with only the run-length and hardware settings changeable.
+        src = kw.get("out") if resume == "__out__" else resume
+        if not src:
+            raise GanthologyError("--resume without a path needs --out RUN_FOLDER.")
+        ckpt_path = resolve_run(src)
+        ckpt = load_checkpoint(ckpt_path)
+        if ckpt["model"] != model_name:
+            raise GanthologyError(
+                f"{ckpt_path} is a checkpoint of {ckpt['model']!r}, not {model_name!r}; "
+                f"resume it with 'ganthology train {ckpt['model']} --resume {src}'."
+            )
+        changeable = {"steps", "epochs", "device", "devices", "precision", "log_every", "sample_every",
+                      "ckpt_every", "progress", "out", "data_root"}
+        fixed = sorted(set(given) - changeable)
+        if fixed:
+            raise GanthologyError(
+                f"--{fixed[0].replace('_', '-')} cannot change when resuming; a resumed run keeps its "
+                "config (only steps/epochs, devices and logging intervals may change)."
+            )
+        train_vals = {**ckpt["config"]["train"], **{k: v for k, v in given.items() if k in changeable}}
+        if resume != "__out__" and "out" not in given:
+            train_vals["out"] = str(Path(ckpt_path).parent.parent if Path(src).is_file() else Path(src))
+        tcfg = TrainConfig(**train_vals)
+        mcfg = model_cls.Config(**ckpt["config"]["model_config"])
+        trainer = Trainer(model_name, mcfg, tcfg, resume=ckpt_path)
+    else:
+        values = _read_yaml(kw["config_file"], train_specs, model_specs) if kw["config_file"] else {}
+        values.update(given)
+        tnames = {s.name for s in train_specs}
+        tcfg = TrainConfig(**{k: v for k, v in values.items() if k in tnames})
+        mcfg = model_cls.Config(**{k: v for k, v in values.items() if k not in tnames})
+        tcfg.dataset = tcfg.dataset or model_cls.default_dataset
+        tcfg.out = tcfg.out or f"runs/{model_name}-{tcfg.dataset.replace(':', '_').replace('/', '_')}"
+        if (Path(tcfg.out) / "checkpoints" / "last.pt").exists() and not kw["print_config"]:
+            raise GanthologyError(
+                f"{tcfg.out} already holds a run; continue it with --resume, or choose another --out."
+            )
+        trainer = Trainer(model_name, mcfg, tcfg)
+
+    if kw["print_config"]:
+        click.echo(yaml.safe_dump(trainer.resolved_config(), sort_keys=False).rstrip())
+        return
+    out = trainer.fit()
+    from lightning_fabric.utilities.rank_zero import rank_zero_only
+
+    if rank_zero_only.rank == 0:
+        click.echo(f"run folder: {out}  (samples/, checkpoints/last.pt, generator.safetensors, metrics.csv)")
+
+
+# --- sample -----------------------------------------------------------------------------------
+@cli.command("sample")
+@click.argument("path")
+@click.option("--n", "n", type=int, default=64, show_default=True, help="Number of images.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Grid PNG to write [default: PATH/samples/sample.png for a run folder, else samples.png].")
+@click.option("--nrow", type=int, default=None, help="Images per grid row [default: 8, or one class per column].")
+@click.option("--individual", type=click.Path(file_okay=False), default=None,
+              help="Also write each image as its own PNG into this folder.")
+@click.option("--labels", type=str, default=None, help="Conditional models: class labels, e.g. 7 or 0,1,2.")
+@click.option("--input", "input_path", type=click.Path(), default=None,
+              help="Translation models: an input image or a folder of them.")
+@click.option("--resize", is_flag=True, help="Translation models: resize inputs to the training size.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", type=str, default="cpu", show_default=True, help="cpu or cuda")
+def sample_cmd(path, n, out, nrow, individual, labels, input_path, resize, seed, device):
+    """Sample from a trained model: a run folder, a checkpoint or a generator export."""
+    import torch
+
+    from .api import load
+    from .viz import save_grid, save_images
+
+    if n < 1:
+        raise GanthologyError("--n must be at least 1.")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise GanthologyError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu.")
+    model = load(path, device=device)
+    torch.manual_seed(seed)
+    cond = {}
+    names: list[str] = []
+    if model.task == "translation":
+        if input_path is None:
+            raise GanthologyError(f"{model.name} translates images: give --input IMAGE_OR_FOLDER.")
+        A, names = _read_inputs(input_path, model, resize)
+        images = model.sample(A=A)
+        nrow = nrow or 2
+        grid = torch.stack([_match_channels(A, images), images], 1).flatten(0, 1)  # input | output
+    else:
+        if labels is not None:
+            if model.task != "conditional":
+                raise GanthologyError(f"{model.name} is unconditional; drop --labels.")
+            try:
+                ys = [int(v) for v in labels.split(",")]
+            except ValueError:
+                raise GanthologyError(f"--labels takes integers separated by commas, not {labels!r}.") from None
+            cond["y"] = torch.tensor([ys[i % len(ys)] for i in range(n)])
+        images = model.sample(n, **cond)
+        if nrow is None:
+            nrow = model.data.num_classes if (model.task == "conditional" and labels is None) else 8
+        grid = images
+    p = Path(path)
+    default_out = (p / "samples" / "sample.png") if p.is_dir() else Path("samples.png")
+    grid_path = save_grid(grid, out or default_out, nrow=nrow)
+    click.echo(f"wrote {grid_path}")
+    if individual:
+        written = save_images(images, individual)
+        if names:  # keep the input file names for translated images
+            for w, name in zip(written, names):
+                w.rename(w.with_name(f"{Path(name).stem}.png"))
+        click.echo(f"wrote {len(written)} images to {individual}")
+
+
+def _read_inputs(input_path: str, model, resize: bool):
+    import torch
+    from torchvision.io import ImageReadMode
+
+    from .data.core import resize_uint8, to_model_range
+    from .data.folders import list_images, read_image
+
+    p = Path(input_path)
+    if not p.exists():
+        raise GanthologyError(f"input {p} does not exist; give an image file or a folder of images.")
+    paths = list_images(p) if p.is_dir() else [p]
+    if not paths:
+        raise GanthologyError(f"no images found in {p}.")
+    c, s = model.data.in_channels, model.data.image_size
+    mode = ImageReadMode.GRAY if c == 1 else ImageReadMode.RGB
+    imgs = []
+    for path in paths:
+        img = read_image(path, mode)
+        if img.shape[-2:] != (s, s):
+            if not resize:
+                raise GanthologyError(
+                    f"{path} is {img.shape[-1]}x{img.shape[-2]} but {model.name} was trained on {s}x{s} "
+                    "images; resize it or pass --resize."
+                )
+            img = resize_uint8(img.unsqueeze(0), s)[0]
+        imgs.append(img)
+    return to_model_range(torch.stack(imgs)).to(model.device), [x.name for x in paths]
+
+
+def _match_channels(A, B):
+    if A.shape[1] == B.shape[1]:
+        return A
+    return A.expand(-1, B.shape[1], -1, -1) if A.shape[1] == 1 else A[:, : B.shape[1]]
+
+
+# --- info -------------------------------------------------------------------------------------
+@cli.command("info")
+@click.argument("path")
+def info_cmd(path):
+    """What a checkpoint, run folder or generator export holds."""
+    from .api import load
+    from .train.checkpoint import load_checkpoint
+    from .train.trainer import resolve_run
+
+    p = Path(path)
+    ckpt = None
+    if p.suffix == ".pt" or (p.is_dir() and (p / "checkpoints" / "last.pt").is_file()):
+        ckpt = load_checkpoint(resolve_run(p))
+    model = load(path)
+    cls = get_model(model.name)
+    click.echo(f"model       {model.name}  ({cls.paper})")
+    click.echo(f"file        {model.source}")
+    d = model.data
+    click.echo(f"data        {d.name}: {d.channels}x{d.image_size}x{d.image_size}"
+               + (f", {d.num_classes} classes" if d.num_classes else "") + (", paired" if d.paired else ""))
+    for name, module in model.named_children():
+        n = sum(p.numel() for p in module.parameters())
+        click.echo(f"network     {name}: {n:,} parameters")
+    if ckpt is not None:
+        t = ckpt["config"]["train"]
+        click.echo(f"step        {ckpt['step']}  (epoch {ckpt['loader']['epoch']}, "
+                   f"{ckpt['world_size']} process(es), seed {t['seed']}, precision {t['precision']})")
+        click.echo(f"optimizers  {', '.join(ckpt['optimizers'])}")
+    else:
+        click.echo("kind        generator export (sampling networks only)")
+    click.echo("config      " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(model.cfg).items()))
+
+
+# --- entry point ------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: user mistakes become one line on stderr and a non-zero exit."""
+    try:
+        rv = cli.main(args=argv, prog_name="ganthology", standalone_mode=False)
+    except GanthologyError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except click.exceptions.NoSuchOption as e:
+        hint = f" (did you mean {', '.join(e.possibilities)}?)" if e.possibilities else ""
+        cmd = e.ctx.command_path if e.ctx else "ganthology"
+        click.echo(f"error: unknown option {e.option_name}{hint}; see '{cmd} --help'.", err=True)
+        sys.exit(2)
+    except click.UsageError as e:
+        cmd = e.ctx.command_path if e.ctx else "ganthology"
+        click.echo(f"error: {e.format_message().rstrip('.')}; see '{cmd} --help'.", err=True)
+        sys.exit(2)
+    except click.ClickException as e:
+        click.echo(f"error: {e.format_message()}", err=True)
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted.", err=True)
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)

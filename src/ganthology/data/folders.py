@@ -1,0 +1,97 @@
+"""Your own images: a folder of images, and a folder of aligned pairs in the pix2pix layout.
+
+Images are decoded with torchvision.io, centre-cropped to a square, resized once and kept in memory
+as uint8; a folder that does not fit in memory is beyond what this loader is for.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torchvision.transforms.v2.functional as TF
+from torchvision.io import ImageReadMode, decode_image
+
+from ..errors import GanthologyError
+from .core import InMemoryDataset, resize_uint8
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+
+
+def list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def read_image(path: Path, mode: ImageReadMode = ImageReadMode.UNCHANGED) -> torch.Tensor:
+    """One image as uint8 (C, H, W), or a clear error for a file that is not an image."""
+    try:
+        return decode_image(str(path), mode=mode)
+    except (RuntimeError, ValueError, OSError) as e:
+        raise GanthologyError(f"cannot read {path} as an image ({e}); remove it or replace it.") from None
+
+
+def _square(img: torch.Tensor, size: int) -> torch.Tensor:
+    side = min(img.shape[-2:])
+    return resize_uint8(TF.center_crop(img, [side, side]).unsqueeze(0), size)[0]
+
+
+def _existing_folder(path: str) -> Path:
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise GanthologyError(f"image folder {folder} does not exist; give the path of a folder of images.")
+    return folder
+
+
+def _mode_for(paths: list[Path]) -> tuple[ImageReadMode, int]:
+    """RGB unless every one of the first images is greyscale."""
+    probe = [read_image(p).shape[0] for p in paths[:32]]
+    if all(c == 1 for c in probe):
+        return ImageReadMode.GRAY, 1
+    return ImageReadMode.RGB, 3
+
+
+def image_folder(path: str, image_size: int) -> InMemoryDataset:
+    """Every image under `path`. Images in sub-folders (`path/cat/*.jpg`, `path/dog/*.jpg`, the
+    torchvision ImageFolder layout) get the sub-folder as class label."""
+    folder = _existing_folder(path)
+    paths = list_images(folder)
+    if not paths:
+        raise GanthologyError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found under {folder}.")
+    mode, _ = _mode_for(paths)
+    classes = sorted({p.parent.relative_to(folder).as_posix() for p in paths} - {"."})
+    x = torch.stack([_square(read_image(p, mode), image_size) for p in paths])
+    tensors = {"x": x}
+    if len(classes) > 1 and all(p.parent != folder for p in paths):
+        index = {c: i for i, c in enumerate(classes)}
+        tensors["y"] = torch.tensor([index[p.parent.relative_to(folder).as_posix()] for p in paths])
+        return InMemoryDataset(f"folder:{folder}", tensors, num_classes=len(classes), classes=classes)
+    return InMemoryDataset(f"folder:{folder}", tensors)
+
+
+def paired_folder(path: str, image_size: int, direction: str = "AtoB") -> InMemoryDataset:
+    """Aligned pairs stored as one image each, A on the left and B on the right (the layout of the
+    pix2pix datasets such as facades or edges2shoes). Uses `path/train` when it exists.
+    `direction="BtoA"` swaps the halves."""
+    folder = _existing_folder(path)
+    if (folder / "train").is_dir():
+        folder = folder / "train"
+    paths = list_images(folder)
+    if not paths:
+        raise GanthologyError(f"no images found under {folder}; expected A|B side-by-side pairs.")
+    if direction not in ("AtoB", "BtoA"):
+        raise GanthologyError(f"direction must be AtoB or BtoA, not {direction!r}.")
+    mode, _ = _mode_for(paths)
+    A, B = [], []
+    for p in paths:
+        img = read_image(p, mode)
+        h, w = img.shape[-2:]
+        if w != 2 * h:
+            raise GanthologyError(
+                f"{p} is {w}x{h}; a paired image must be twice as wide as high (A left, B right)."
+            )
+        a, b = img[..., :h], img[..., h:]
+        A.append(_square(a, image_size))
+        B.append(_square(b, image_size))
+    A, B = torch.stack(A), torch.stack(B)
+    if direction == "BtoA":
+        A, B = B, A
+    return InMemoryDataset(f"paired:{folder}", {"A": A, "B": B})

@@ -1,0 +1,5 @@
+"""One file per paper. Importing this package registers every model."""
+from . import cgan, dcgan, gan, pix2pix, wgan_gp  # noqa: F401
+from .base import DataInfo, GANModel, frozen
+
+__all__ = ["DataInfo", "GANModel", "frozen"]

@@ -1,0 +1,132 @@
+"""The model contract: what a paper's file provides and what the trainer does for it.
+
+A model file holds the paper and nothing else: its networks, a dataclass of the paper's defaults and
+the update rule. The trainer (`ganthology.train`) owns iteration, devices, precision, distribution,
+logging, sample grids and checkpoints. The contract, in the order a model file implements it:
+
+    Config                      dataclass of the paper's defaults (one comment per field)
+    __init__(cfg, data)         builds the networks as attributes (G, D, E, G_AB, ...)
+    optimizers()                {"G": Adam(...), "D": Adam(...)}: any number, any grouping
+    train_step(batch, step)     the update rule; calls self.update(name, loss) once per optimizer
+                                step it takes and returns a dict of scalar tensors to log
+    sample(n, **cond)           images in [-1, 1]; labels `y` for conditional models,
+                                an input image batch `A` for translation models
+
+State that is not a parameter (BEGAN's k_t, a running average) is registered as a buffer so that it
+travels in `state_dict()` and therefore in every checkpoint.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+
+@dataclass
+class DataInfo:
+    """What a model needs to know about its data to build its networks."""
+
+    name: str  # dataset name, for the record
+    channels: int  # channels of the images a generator produces (B in a paired dataset)
+    image_size: int  # square side in pixels
+    num_classes: int = 0  # > 0 when batches carry labels `y`
+    paired: bool = False  # batches carry aligned `A` (input) and `B` (target) instead of `x`
+    in_channels: int = 0  # channels of `A` in a paired dataset
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class LocalEngine:
+    """How `GANModel.update` steps when no trainer is attached: plain autograd on one process."""
+
+    def update(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
+class GANModel(nn.Module):
+    # --- filled in by each paper's file -------------------------------------------------------
+    name: ClassVar[str] = ""  # set by @register_model
+    paper: ClassVar[str] = ""  # "Title. Authors, year. arXiv:id"
+    year: ClassVar[int] = 0
+    task: ClassVar[str] = "unconditional"  # unconditional | conditional | translation
+    default_dataset: ClassVar[str] = "mnist"
+    Config: ClassVar[type] = object
+    #: the networks `sample()` needs; they are what the safetensors export holds
+    sampling_modules: ClassVar[tuple[str, ...]] = ("G",)
+    #: the networks that are convolutional and benefit from channels_last
+    conv: ClassVar[bool] = True
+
+    def __init__(self, cfg, data: DataInfo):
+        super().__init__()
+        self.cfg = cfg
+        self.data = data
+        self.opt: dict[str, torch.optim.Optimizer] = {}
+        self.engine = LocalEngine()
+
+    # --- the contract -------------------------------------------------------------------------
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def sample(self, n: int, **cond) -> torch.Tensor:
+        raise NotImplementedError
+
+    def preview(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        """Images for the periodic sample grid and how many go in a row.
+
+        `batch` is a fixed batch of real data; unconditional models ignore it, translation models
+        show input | output | target. Called under a fixed RNG seed, so the noise is the same
+        every time."""
+        n = batch_size_of(batch)
+        return self.sample(n), 8
+
+    # --- helpers for train_step ---------------------------------------------------------------
+    def setup_optimizers(self) -> None:
+        """Create the optimizers once (the trainer calls this, then may wrap them)."""
+        self.opt = self.optimizers()
+
+    def update(self, name: str, loss: torch.Tensor) -> None:
+        """One optimizer step on `loss` for the optimizer called `name`: zero the gradients,
+        backpropagate (loss scaling under mixed precision), average gradients across processes,
+        step."""
+        if not self.opt:
+            self.setup_optimizers()
+        self.engine.update(self.opt[name], loss)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def config_dict(self) -> dict:
+        return asdict(self.cfg)
+
+    @classmethod
+    def config_fields(cls) -> list:
+        return list(fields(cls.Config))
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module):
+    """Turn off `requires_grad` of the given networks for the block (D during G's step): autograd
+    then skips their weight gradients, and D's gradients cannot leak into D's next update."""
+    params = [p for m in modules for p in m.parameters()]
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, f in zip(params, flags):
+            p.requires_grad_(f)
+
+
+def batch_size_of(batch: dict[str, torch.Tensor]) -> int:
+    return next(iter(batch.values())).shape[0]

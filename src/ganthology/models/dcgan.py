@@ -1,0 +1,69 @@
+"""Unsupervised Representation Learning with Deep Convolutional Generative Adversarial Networks.
+Radford, Metz, Chintala, 2015. arXiv:1511.06434
+
+A GAN whose generator and discriminator are all-convolutional networks built by a short list of
+architecture guidelines (section 3): strided convolutions in D and fractional-strided ones in G
+instead of pooling, BatchNorm in both (except G's output and D's input layers), no fully connected
+hidden layers, ReLU in G with a Tanh output, LeakyReLU in D. The networks live in
+`ganthology.nn.dcgan`; this file holds the training setup of section 4 and the update rule.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..losses import d_loss_bce, g_loss_nonsaturating
+from ..nn import DCGANDiscriminator, DCGANGenerator, dcgan_init
+from ..registry import register_model
+from .base import DataInfo, GANModel, frozen
+
+
+@dataclass
+class DCGANConfig:
+    z_dim: int = 100  # section 3, figure 1: a 100-dimensional uniform (here normal) z
+    ngf: int = 64  # G's channels at the last hidden layer (figure 1: 128 at 32x32 of 64x64 is 2 ngf)
+    ndf: int = 64  # D's channels at its first layer
+    lr: float = 2e-4  # section 4: "learning rate of 0.0002"
+    beta1: float = 0.5  # section 4: beta1 = 0.9 "resulted in training oscillation", so 0.5
+    beta2: float = 0.999
+    batch_size: int = 128  # section 4: "mini-batch SGD with a mini-batch size of 128"
+
+
+@register_model("dcgan")
+class DCGAN(GANModel):
+    paper = "Unsupervised Representation Learning with Deep Convolutional GANs. Radford et al., 2015. arXiv:1511.06434"
+    year = 2015
+    default_dataset = "mnist"
+    Config = DCGANConfig
+
+    def __init__(self, cfg: DCGANConfig, data: DataInfo):
+        super().__init__(cfg, data)
+        self.G = DCGANGenerator(cfg.z_dim, data.channels, data.image_size, cfg.ngf)
+        self.D = DCGANDiscriminator(data.channels, data.image_size, cfg.ndf, norm="batch")
+        self.apply(dcgan_init)  # section 4: weights from N(0, 0.02)
+
+    def optimizers(self):
+        betas = (self.cfg.beta1, self.cfg.beta2)
+        return {
+            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
+            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
+        }
+
+    def train_step(self, batch, step):
+        x = batch["x"]
+        z = torch.randn(x.shape[0], self.cfg.z_dim, device=x.device)
+        fake = self.G(z)
+        # D: real and fake go through D as separate minibatches, so that BatchNorm statistics are
+        # never mixed across the two (as in the authors' code).
+        loss_D = d_loss_bce(self.D(x), self.D(fake.detach()))
+        self.update("D", loss_D)
+        # G: non-saturating loss through the freshly updated D
+        with frozen(self.D):
+            loss_G = g_loss_nonsaturating(self.D(fake))
+        self.update("G", loss_G)
+        return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach()}
+
+    @torch.no_grad()
+    def sample(self, n: int, **cond) -> torch.Tensor:
+        return self.G(torch.randn(n, self.cfg.z_dim, device=self.device))

@@ -1,0 +1,112 @@
+"""Generative Adversarial Nets. Goodfellow, Pouget-Abadie, Mirza, Xu, Warde-Farley, Ozair,
+Courville, Bengio, 2014. arXiv:1406.2661
+
+A generator G maps noise z to data space and a discriminator D estimates the probability that its
+input came from the data rather than from G; the two play the minimax game of eq. 1,
+min_G max_D E[log D(x)] + E[log(1 - D(G(z)))], trained by alternating one step of D and one step of
+G (algorithm 1 with k = 1, the value used in the experiments). Both players are multilayer
+perceptrons: G uses rectifier units, D maxout units with dropout (section 5).
+
+Layer sizes follow the authors' MNIST configuration (G: 1200-1200 ReLU, D: two maxout layers of 240
+units x 5 pieces, dropout 0.8 keep on the input, 0.5 on hidden layers). Departures, for speed and
+for our [-1, 1] image convention: Tanh output instead of sigmoid, and Adam instead of SGD with
+momentum (the paper's optimizer is kept a config switch away: --optimizer sgd --lr 0.1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..losses import d_loss_bce, g_loss_nonsaturating
+from ..nn import Maxout
+from ..registry import register_model
+from .base import DataInfo, GANModel, frozen
+
+
+@dataclass
+class GANConfig:
+    z_dim: int = 100  # noise dimension (section 5: "noise as the input to the bottommost layer")
+    g_hidden: int = 1200  # width of G's two ReLU layers
+    d_units: int = 240  # maxout units per D layer
+    d_pieces: int = 5  # linear pieces per maxout unit
+    d_dropout_in: float = 0.2  # dropout on D's input (keep probability 0.8)
+    d_dropout: float = 0.5  # dropout on D's hidden layers
+    k: int = 1  # D steps per G step (algorithm 1; k = 1 in the experiments)
+    optimizer: str = "adam"  # adam | sgd (the paper's: SGD with momentum)
+    lr: float = 2e-4
+    beta1: float = 0.5  # Adam beta1, or SGD momentum when optimizer = sgd
+    batch_size: int = 100  # minibatch of m examples (algorithm 1; 100 in the released code)
+
+
+class Generator(nn.Module):
+    def __init__(self, z_dim: int, hidden: int, out_shape: tuple[int, int, int]):
+        super().__init__()
+        self.out_shape = out_shape
+        n_out = out_shape[0] * out_shape[1] * out_shape[2]
+        self.net = nn.Sequential(
+            nn.Linear(z_dim, hidden), nn.ReLU(True),
+            nn.Linear(hidden, hidden), nn.ReLU(True),
+            nn.Linear(hidden, n_out), nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(z.shape[0], *self.out_shape)  # (B, z) -> (B, C, H, W)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, in_shape: tuple[int, int, int], units: int, pieces: int, p_in: float, p: float):
+        super().__init__()
+        n_in = in_shape[0] * in_shape[1] * in_shape[2]
+        self.net = nn.Sequential(
+            nn.Dropout(p_in), Maxout(n_in, units, pieces),
+            nn.Dropout(p), Maxout(units, units, pieces),
+            nn.Dropout(p), nn.Linear(units, 1),  # logit of D(x)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.flatten(start_dim=1)).flatten()
+
+
+@register_model("gan")
+class GAN(GANModel):
+    paper = "Generative Adversarial Nets. Goodfellow et al., 2014. arXiv:1406.2661"
+    year = 2014
+    default_dataset = "mnist"
+    Config = GANConfig
+    conv = False
+
+    def __init__(self, cfg: GANConfig, data: DataInfo):
+        super().__init__(cfg, data)
+        shape = (data.channels, data.image_size, data.image_size)
+        self.G = Generator(cfg.z_dim, cfg.g_hidden, shape)
+        self.D = Discriminator(shape, cfg.d_units, cfg.d_pieces, cfg.d_dropout_in, cfg.d_dropout)
+
+    def optimizers(self):
+        c = self.cfg
+        if c.optimizer == "sgd":
+            make = lambda p: torch.optim.SGD(p, lr=c.lr, momentum=c.beta1)  # noqa: E731
+        else:
+            make = lambda p: torch.optim.Adam(p, lr=c.lr, betas=(c.beta1, 0.999))  # noqa: E731
+        return {"G": make(self.G.parameters()), "D": make(self.D.parameters())}
+
+    def train_step(self, batch, step):
+        x = batch["x"]
+        # k steps of D: ascend log D(x) + log(1 - D(G(z))) (algorithm 1, inner loop)
+        for _ in range(self.cfg.k):
+            z = torch.randn(x.shape[0], self.cfg.z_dim, device=x.device)
+            with torch.no_grad():
+                fake = self.G(z)
+            loss_D = d_loss_bce(self.D(x), self.D(fake))
+            self.update("D", loss_D)
+        # one step of G with the non-saturating loss (section 3)
+        z = torch.randn(x.shape[0], self.cfg.z_dim, device=x.device)
+        with frozen(self.D):
+            loss_G = g_loss_nonsaturating(self.D(self.G(z)))
+        self.update("G", loss_G)
+        return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach()}
+
+    @torch.no_grad()
+    def sample(self, n: int, **cond) -> torch.Tensor:
+        return self.G(torch.randn(n, self.cfg.z_dim, device=self.device))

@@ -1,0 +1,78 @@
+"""Improved Training of Wasserstein GANs. Gulrajani, Ahmed, Arjovsky, Dumoulin, Courville, 2017.
+arXiv:1704.00028
+
+WGAN's critic must be 1-Lipschitz. Instead of clipping its weights, which pushes the critic towards
+too simple functions and makes training slow or unstable (section 3), WGAN-GP penalizes the norm of
+the critic's gradient at random points between real and generated samples (eq. 3):
+L = E[D(G(z))] - E[D(x)] + lambda E[(||grad D(x_hat)||_2 - 1)^2]. The critic takes n_critic steps
+per generator step and has no BatchNorm, because the penalty is defined per sample (section 4).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..losses import gradient_penalty, wasserstein_d_loss, wasserstein_g_loss
+from ..nn import DCGANDiscriminator, DCGANGenerator, dcgan_init
+from ..registry import register_model
+from .base import DataInfo, GANModel, frozen
+
+
+@dataclass
+class WGANGPConfig:
+    z_dim: int = 128
+    ngf: int = 64
+    ndf: int = 64
+    critic_norm: str = "layer"  # section 4: "no critic batch normalization"; layer norm suggested
+    lambda_gp: float = 10.0  # algorithm 1: lambda = 10
+    n_critic: int = 5  # algorithm 1: n_critic = 5
+    lr: float = 1e-4  # algorithm 1: alpha = 0.0001
+    beta1: float = 0.0  # algorithm 1: beta1 = 0
+    beta2: float = 0.9  # algorithm 1: beta2 = 0.9
+    batch_size: int = 64  # algorithm 1: m = 64
+
+
+@register_model("wgan_gp")
+class WGANGP(GANModel):
+    paper = "Improved Training of Wasserstein GANs. Gulrajani et al., 2017. arXiv:1704.00028"
+    year = 2017
+    default_dataset = "mnist"
+    Config = WGANGPConfig
+
+    def __init__(self, cfg: WGANGPConfig, data: DataInfo):
+        super().__init__(cfg, data)
+        self.G = DCGANGenerator(cfg.z_dim, data.channels, data.image_size, cfg.ngf)
+        self.D = DCGANDiscriminator(data.channels, data.image_size, cfg.ndf, norm=cfg.critic_norm)
+        self.apply(dcgan_init)
+
+    def optimizers(self):
+        betas = (self.cfg.beta1, self.cfg.beta2)
+        return {
+            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
+            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
+        }
+
+    def train_step(self, batch, step):
+        # One trainer step = one critic step on this batch; every n_critic-th step the generator
+        # also takes its step (algorithm 1: n_critic critic iterations per generator iteration).
+        x = batch["x"]
+        z = torch.randn(x.shape[0], self.cfg.z_dim, device=x.device)
+        with torch.no_grad():
+            fake = self.G(z)
+        wdist = -wasserstein_d_loss(self.D(x), self.D(fake))  # estimate of W(P_r, P_g)
+        gp = gradient_penalty(self.D, x, fake)
+        loss_D = -wdist + self.cfg.lambda_gp * gp
+        self.update("D", loss_D)
+        out = {"loss_D": loss_D.detach(), "wasserstein": wdist.detach(), "gp": gp.detach()}
+        if (step + 1) % self.cfg.n_critic == 0:
+            z = torch.randn(x.shape[0], self.cfg.z_dim, device=x.device)
+            with frozen(self.D):
+                loss_G = wasserstein_g_loss(self.D(self.G(z)))
+            self.update("G", loss_G)
+            out["loss_G"] = loss_G.detach()
+        return out
+
+    @torch.no_grad()
+    def sample(self, n: int, **cond) -> torch.Tensor:
+        return self.G(torch.randn(n, self.cfg.z_dim, device=self.device))

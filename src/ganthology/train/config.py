@@ -1,0 +1,25 @@
+"""The trainer's own settings (the model's live in the model's Config dataclass)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TrainConfig:
+    dataset: str | None = None  # None: the model's default dataset
+    data_root: str | None = None  # None: $GANTHOLOGY_DATA or ~/.cache/ganthology/data
+    image_size: int | None = None  # None: the dataset's own size (32 for MNIST / CIFAR-10)
+    direction: str = "AtoB"  # for paired folders: which half is the input
+    steps: int | None = None  # optimisation steps (batches); default 2000 when neither is set
+    epochs: float | None = None  # alternatively, passes over the data
+    out: str | None = None  # run folder; None: runs/MODEL-DATASET
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    devices: int = 1  # processes (GPUs, or CPU processes with gloo); > 1 runs DDP
+    precision: str = "32-true"  # 32-true | 16-mixed | bf16-mixed (Lightning Fabric's names)
+    channels_last: bool = True  # memory format of conv nets and image batches
+    log_every: int = 50  # steps between metrics.csv rows (losses averaged over the interval)
+    sample_every: int = 500  # steps between sample grids (from a fixed seed)
+    ckpt_every: int = 1000  # steps between checkpoints (one is always written at the end)
+    n_samples: int = 64  # images in a sample grid
+    progress: bool = True  # progress bar on the terminal

@@ -1,0 +1,268 @@
+"""The training loop, written once for every model, on Lightning Fabric.
+
+Fabric chooses the device, launches one process per device (`--devices N`: DDP over NCCL on GPUs,
+gloo on CPU; or under `torchrun`), sets up mixed precision (autocast + loss scaling) and provides
+the collectives. The loop around it: resumable data position, periodic logging, sample grids from
+a fixed seed, atomic checkpoints that resume exactly, and the generator export.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import signal
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from ..data import InMemoryLoader, build_dataset
+from ..errors import GanthologyError
+from ..registry import get_model
+from ..viz import save_grid
+from .checkpoint import export_generator, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .engine import FabricEngine
+from .logger import MetricsLogger, plot_losses
+
+DEFAULT_STEPS = 2000
+PRECISIONS = {"32": "32-true", "32-true": "32-true", "16": "16-mixed", "16-mixed": "16-mixed",
+              "bf16": "bf16-mixed", "bf16-mixed": "bf16-mixed"}
+
+
+def resolve_run(path: str | Path) -> Path:
+    """A run folder -> its last checkpoint; a checkpoint file -> itself."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "checkpoints" / "last.pt"
+        if not p.is_file():
+            raise GanthologyError(f"{path} has no checkpoints/last.pt to resume from.")
+    return p
+
+
+class Trainer:
+    """`Trainer(model_name, model_cfg, train_cfg).fit()` trains and returns the run folder.
+
+    `resume`: a checkpoint path; the run continues exactly where that checkpoint stopped."""
+
+    def __init__(self, model_name: str, model_cfg, cfg: TrainConfig, resume: str | Path | None = None):
+        self.model_cls = get_model(model_name)
+        self.model_name, self.model_cfg, self.cfg = model_name, model_cfg, cfg
+        self.resume = Path(resume) if resume else None
+        if cfg.precision not in PRECISIONS:
+            raise GanthologyError(f"unknown precision {cfg.precision!r}; use 32-true, 16-mixed or bf16-mixed.")
+        cfg.precision = PRECISIONS[cfg.precision]
+        if cfg.devices < 1:
+            raise GanthologyError("--devices must be at least 1.")
+        self._stop = False
+
+    # --- setup ----------------------------------------------------------------------------------
+    def _fabric(self):
+        from lightning_fabric import Fabric
+
+        device = self.cfg.device
+        if device == "cuda" and not torch.cuda.is_available():
+            raise GanthologyError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu.")
+        if device not in ("auto", "cpu", "cuda"):
+            raise GanthologyError(f"unknown device {device!r}; use auto, cpu or cuda.")
+        accelerator = {"auto": "cuda" if torch.cuda.is_available() else "cpu"}.get(device, device)
+        if accelerator == "cpu" and self.cfg.precision == "16-mixed":
+            raise GanthologyError("16-mixed precision needs a GPU; on the CPU use --precision bf16-mixed or 32-true.")
+        strategy = "ddp" if self.cfg.devices > 1 else "auto"
+        try:
+            return Fabric(accelerator=accelerator, devices=self.cfg.devices, strategy=strategy,
+                          precision=self.cfg.precision)
+        except (ValueError, RuntimeError) as e:
+            raise GanthologyError(f"cannot set up {self.cfg.devices} x {accelerator}: {e}") from None
+
+    def resolved_config(self) -> dict:
+        return {
+            "model": self.model_name,
+            "model_config": dataclasses.asdict(self.model_cfg),
+            "train": dataclasses.asdict(self.cfg),
+        }
+
+    # --- the loop -------------------------------------------------------------------------------
+    def fit(self) -> Path:
+        cfg = self.cfg
+        fabric = self._fabric()
+        fabric.launch()
+        rank, world = fabric.global_rank, fabric.world_size
+        out = Path(cfg.out)
+
+        data = build_dataset(cfg.dataset, cfg.data_root, cfg.image_size, direction=cfg.direction)
+        torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+        model = self.model_cls(self.model_cfg, data.info())
+        conv = model.conv and cfg.channels_last
+        model = fabric.to_device(model)
+        if conv:
+            model = model.to(memory_format=torch.channels_last)
+        model.setup_optimizers()
+        model.opt = {k: fabric.setup_optimizers(o) for k, o in model.opt.items()}
+        model.engine = FabricEngine(fabric)
+        loader = InMemoryLoader(data, self.model_cfg.batch_size, cfg.seed, rank, world, fabric.device, conv)
+        total = self._total_steps(loader)
+        step = 0
+        torch.manual_seed(cfg.seed + 1 + rank)  # each rank draws its own noise from here on
+        if fabric.device.type == "cuda":
+            torch.cuda.manual_seed(cfg.seed + 1 + rank)
+
+        if self.resume is not None:
+            step = self._restore(load_checkpoint(self.resume), model, loader, fabric)
+        elif world > 1:
+            self._broadcast_state(model)
+
+        if rank == 0:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "config.yaml").write_text(yaml.safe_dump(self.resolved_config(), sort_keys=False))
+        logger = MetricsLogger(out, resume_step=step if self.resume else None) if rank == 0 else None
+        fixed = loader.fixed_batch(cfg.n_samples)
+        restore_signals = self._install_signal_handlers(world)
+
+        bar = None
+        if rank == 0 and cfg.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, initial=step, desc=f"{self.model_name}", dynamic_ncols=True)
+
+        sums: dict[str, torch.Tensor] = {}
+        count, t0, last_step = 0, time.perf_counter(), step
+        model.train()
+        while step < total:
+            batch = loader.next()
+            with fabric.autocast():
+                logs = model.train_step(batch, step)
+            step += 1
+            for k, v in logs.items():  # accumulate on the device; no host sync per step
+                v = v.detach().float()
+                sums[k] = sums[k] + v if k in sums else v
+            count += 1
+            if bar is not None:
+                bar.update(1)
+
+            last = step == total or self._stop
+            if step % cfg.log_every == 0 or last:
+                row = self._reduce_logs(sums, count, fabric)
+                dt = time.perf_counter() - t0
+                row = {"step": step, "epoch": round(loader.epoch_float, 4),
+                       "images_per_s": round((step - last_step) * loader.batch_size * world / dt, 1), **row}
+                if logger is not None:
+                    logger.log(row)
+                if bar is not None:
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k not in ("step", "epoch")})
+                sums, count, t0, last_step = {}, 0, time.perf_counter(), step
+            if rank == 0 and (step % cfg.sample_every == 0 or last):
+                self._sample_grid(model, fixed, out / "samples" / f"step_{step:07d}.png")
+            if step % cfg.ckpt_every == 0 or last:
+                self._checkpoint(out, model, loader, fabric, step)
+            if self._stop:
+                break
+
+        restore_signals()
+        if bar is not None:
+            bar.close()
+        if rank == 0:
+            logger.close()
+            plot_losses(out / "metrics.csv", out / "loss_curve.png")
+            if self._stop and step < total:
+                fabric.print(f"stopped at step {step}; continue with: ganthology train {self.model_name} --out {out} --resume")
+        return out
+
+    def _total_steps(self, loader: InMemoryLoader) -> int:
+        if self.cfg.steps is not None and self.cfg.epochs is not None:
+            raise GanthologyError("give --steps or --epochs, not both.")
+        if self.cfg.epochs is not None:
+            return max(1, math.ceil(self.cfg.epochs * loader.steps_per_epoch))
+        return self.cfg.steps if self.cfg.steps is not None else DEFAULT_STEPS
+
+    def _reduce_logs(self, sums: dict, count: int, fabric) -> dict:
+        if not sums:
+            return {}
+        keys = sorted(sums)
+        vec = torch.stack([sums[k] for k in keys]) / count
+        if fabric.world_size > 1:
+            vec = fabric.all_reduce(vec, reduce_op="mean")
+        return {k: round(float(v), 6) for k, v in zip(keys, vec.tolist())}
+
+    # --- sampling, checkpoints ------------------------------------------------------------------
+    def _sample_grid(self, model, fixed: dict, path: Path) -> None:
+        """A grid from a fixed seed: the same noise at every step, and the training RNG untouched."""
+        devices = [model.device.index or 0] if model.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.cfg.seed + 12345)
+            model.eval()
+            images, nrow = model.preview(fixed)
+            model.train()
+        save_grid(images, path, nrow=nrow)
+
+    def _broadcast_state(self, model) -> None:
+        import torch.distributed as dist
+
+        for t in model.state_dict().values():
+            dist.broadcast(t, src=0)
+
+    def _checkpoint(self, out: Path, model, loader, fabric, step: int) -> None:
+        if fabric.world_size > 1:
+            self._broadcast_state(model)  # BatchNorm running statistics differ per rank
+        rng = {"cpu": fabric.all_gather(torch.get_rng_state()).view(fabric.world_size, -1).cpu()}
+        if fabric.device.type == "cuda":
+            rng["cuda"] = fabric.all_gather(torch.cuda.get_rng_state(fabric.device).to(fabric.device))
+            rng["cuda"] = rng["cuda"].view(fabric.world_size, -1).cpu()
+        if fabric.global_rank == 0:
+            payload = {
+                "model": self.model_name,
+                "config": self.resolved_config(),
+                "data": model.data.to_dict(),
+                "step": step,
+                "world_size": fabric.world_size,
+                "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "optimizers": {k: o.state_dict() for k, o in model.opt.items()},
+                "precision": fabric.strategy.precision.state_dict(),
+                "rng": rng,
+                "loader": loader.state_dict(),
+            }
+            save_checkpoint(out / "checkpoints" / "last.pt", payload)
+            export_generator(out, model, self.resolved_config())
+        fabric.barrier()
+
+    def _restore(self, ckpt: dict, model, loader, fabric) -> int:
+        if ckpt["model"] != self.model_name:
+            raise GanthologyError(
+                f"{self.resume} is a checkpoint of {ckpt['model']!r}, not {self.model_name!r}; "
+                f"resume it with 'ganthology train {ckpt['model']} --resume ...'."
+            )
+        model.load_state_dict(ckpt["state"])
+        for k, o in model.opt.items():
+            o.load_state_dict(ckpt["optimizers"][k])
+        if ckpt.get("precision"):
+            fabric.strategy.precision.load_state_dict(ckpt["precision"])
+        loader.load_state_dict(ckpt["loader"])
+        rank = fabric.global_rank
+        if ckpt["world_size"] == fabric.world_size:
+            torch.set_rng_state(ckpt["rng"]["cpu"][rank].clone())
+            if "cuda" in ckpt["rng"] and fabric.device.type == "cuda":
+                torch.cuda.set_rng_state(ckpt["rng"]["cuda"][rank].clone(), fabric.device)
+        else:
+            fabric.print(
+                f"note: the checkpoint was written by {ckpt['world_size']} process(es), this run has "
+                f"{fabric.world_size}; training continues but not bit-for-bit."
+            )
+        return int(ckpt["step"])
+
+    def _install_signal_handlers(self, world: int):
+        """Single process: Ctrl-C / SIGTERM finish the current step, checkpoint and stop. With
+        several processes the ranks could stop at different steps, so the default applies and the
+        last periodic checkpoint is what a resume starts from."""
+        if world > 1:
+            return lambda: None
+
+        def stop(signum, frame):
+            if self._stop:  # a second Ctrl-C: stop now
+                raise KeyboardInterrupt
+            self._stop = True
+
+        try:
+            old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread (e.g. a notebook worker): keep the defaults
+            return lambda: None
+        return lambda: [signal.signal(s, h) for s, h in old.items()]

@@ -1,0 +1,37 @@
+"""Images in [-1, 1] to PNG files, through torchvision."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torchvision.io import write_png
+from torchvision.utils import make_grid
+
+from ..data.core import to_uint8
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, scale: int = 0) -> Path:
+    """A grid of (N, C, H, W) images in [-1, 1] as one PNG. Small images are enlarged with nearest
+    neighbours so that a 16x16 digit is still visible (to at least 32 px, or `scale` times)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = images.detach().float().cpu()
+    if scale == 0:
+        scale = max(1, 32 // images.shape[-1])
+    if scale > 1:
+        images = torch.nn.functional.interpolate(images, scale_factor=scale, mode="nearest")
+    grid = make_grid(images, nrow=nrow, padding=2, pad_value=1.0, value_range=(-1, 1), normalize=False)
+    write_png(to_uint8(grid), str(path))
+    return path
+
+
+def save_images(images: torch.Tensor, folder: str | Path, prefix: str = "sample") -> list[Path]:
+    """Each image as its own PNG: folder/prefix_00000.png, ..."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, img in enumerate(to_uint8(images.cpu())):
+        p = folder / f"{prefix}_{i:05d}.png"
+        write_png(img, str(p))
+        paths.append(p)
+    return paths
