@@ -4,7 +4,7 @@
     ganthology train dcgan --dataset digits --steps 1500
     ganthology sample runs/dcgan-digits
 """
-from .api import build_model, load, make_config, train
+from .api import build_model, load, make_config, train_model
 from .errors import GanthologyError
 from .registry import get_model, list_datasets, list_models, register_model
 
@@ -18,5 +18,5 @@ __all__ = [
     "load",
     "make_config",
     "register_model",
-    "train",
+    "train_model",
 ]

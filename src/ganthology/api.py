@@ -1,7 +1,7 @@
 """The Python API: build a model, train it, load a trained one.
 
     import ganthology
-    run = ganthology.train("dcgan", dataset="digits", steps=500, out="runs/quick")
+    run = ganthology.train_model("dcgan", dataset="digits", steps=500, out="runs/quick")
     model = ganthology.load(run)          # a run folder, a checkpoint or a generator export
     images = model.sample(16)             # (16, C, H, W) in [-1, 1]
 """
@@ -36,7 +36,7 @@ def build_model(model_name: str, config: dict, data: dict | DataInfo) -> GANMode
     return cls(make_config(model_name, **config), info)
 
 
-def train(model_name: str, resume: str | None = None, **settings) -> Path:
+def train_model(model_name: str, resume: str | None = None, **settings) -> Path:
     """Train `model_name`. Keyword arguments are TrainConfig fields (dataset, steps, out, ...) or
     fields of the model's Config (lr, batch_size, ...). Returns the run folder."""
     from .train import TrainConfig, Trainer

@@ -256,7 +256,6 @@ def sample_cmd(path, n, out, nrow, individual, labels, input_path, resize, seed,
 
 def _read_inputs(input_path: str, model, resize: bool):
     import torch
-    from torchvision.io import ImageReadMode
 
     from .data.core import resize_uint8, to_model_range
     from .data.folders import list_images, read_image
@@ -268,7 +267,7 @@ def _read_inputs(input_path: str, model, resize: bool):
     if not paths:
         raise GanthologyError(f"no images found in {p}.")
     c, s = model.data.in_channels, model.data.image_size
-    mode = ImageReadMode.GRAY if c == 1 else ImageReadMode.RGB
+    mode = "L" if c == 1 else "RGB"
     imgs = []
     for path in paths:
         img = read_image(path, mode)

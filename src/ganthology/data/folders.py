@@ -1,6 +1,7 @@
 """Your own images: a folder of images, and a folder of aligned pairs in the pix2pix layout.
 
-Images are decoded with torchvision.io, centre-cropped to a square, resized once and kept in memory
+Images are decoded with Pillow (torchvision's image backend; torchvision.io's decoders are
+deprecated since 0.29) and turned into tensors by torchvision, centre-cropped to a square, resized once and kept in memory
 as uint8; a folder that does not fit in memory is beyond what this loader is for.
 """
 from __future__ import annotations
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import torch
 import torchvision.transforms.v2.functional as TF
-from torchvision.io import ImageReadMode, decode_image
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import GanthologyError
 from .core import InMemoryDataset, resize_uint8
@@ -21,12 +22,15 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def read_image(path: Path, mode: ImageReadMode = ImageReadMode.UNCHANGED) -> torch.Tensor:
-    """One image as uint8 (C, H, W), or a clear error for a file that is not an image."""
+def read_image(path: Path, mode: str | None = None) -> torch.Tensor:
+    """One image as uint8 (C, H, W); `mode` "L" (grey) or "RGB" converts. A file that is not an
+    image gets a clear error."""
     try:
-        return decode_image(str(path), mode=mode)
-    except (RuntimeError, ValueError, OSError) as e:
-        raise GanthologyError(f"cannot read {path} as an image ({e}); remove it or replace it.") from None
+        with Image.open(path) as img:
+            img = img.convert(mode) if mode else (img if img.mode in ("L", "RGB") else img.convert("RGB"))
+            return TF.pil_to_tensor(img)
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise GanthologyError(f"cannot read {path} as an image ({type(e).__name__}); remove or replace it.") from None
 
 
 def _square(img: torch.Tensor, size: int) -> torch.Tensor:
@@ -41,12 +45,10 @@ def _existing_folder(path: str) -> Path:
     return folder
 
 
-def _mode_for(paths: list[Path]) -> tuple[ImageReadMode, int]:
+def _mode_for(paths: list[Path]) -> str:
     """RGB unless every one of the first images is greyscale."""
     probe = [read_image(p).shape[0] for p in paths[:32]]
-    if all(c == 1 for c in probe):
-        return ImageReadMode.GRAY, 1
-    return ImageReadMode.RGB, 3
+    return "L" if all(c == 1 for c in probe) else "RGB"
 
 
 def image_folder(path: str, image_size: int) -> InMemoryDataset:
@@ -56,7 +58,7 @@ def image_folder(path: str, image_size: int) -> InMemoryDataset:
     paths = list_images(folder)
     if not paths:
         raise GanthologyError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found under {folder}.")
-    mode, _ = _mode_for(paths)
+    mode = _mode_for(paths)
     classes = sorted({p.parent.relative_to(folder).as_posix() for p in paths} - {"."})
     x = torch.stack([_square(read_image(p, mode), image_size) for p in paths])
     tensors = {"x": x}
@@ -79,7 +81,7 @@ def paired_folder(path: str, image_size: int, direction: str = "AtoB") -> InMemo
         raise GanthologyError(f"no images found under {folder}; expected A|B side-by-side pairs.")
     if direction not in ("AtoB", "BtoA"):
         raise GanthologyError(f"direction must be AtoB or BtoA, not {direction!r}.")
-    mode, _ = _mode_for(paths)
+    mode = _mode_for(paths)
     A, B = [], []
     for p in paths:
         img = read_image(p, mode)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torchvision
 
 from ..errors import GanthologyError
 from ..registry import register_dataset
@@ -51,18 +50,24 @@ def _gray(cls, key: str, root: str, image_size: int | None, train: bool) -> InMe
 @register_dataset("mnist")
 def mnist(root: str, image_size: int | None = None, train: bool = True) -> InMemoryDataset:
     """The 60,000 / 10,000 handwritten digits of LeCun et al., 28x28 resized to 32x32."""
+    import torchvision  # imported on use: it takes seconds, and `ganthology list` needs none of it
+
     return _gray(torchvision.datasets.MNIST, "mnist", root, image_size, train)
 
 
 @register_dataset("fashion_mnist")
 def fashion_mnist(root: str, image_size: int | None = None, train: bool = True) -> InMemoryDataset:
     """Zalando's 60,000 / 10,000 clothing images, 28x28 resized to 32x32."""
+    import torchvision
+
     return _gray(torchvision.datasets.FashionMNIST, "fashion_mnist", root, image_size, train)
 
 
 @register_dataset("cifar10")
 def cifar10(root: str, image_size: int | None = None, train: bool = True) -> InMemoryDataset:
     """The 50,000 / 10,000 colour images of CIFAR-10, 32x32."""
+    import torchvision
+
     ds = _open(torchvision.datasets.CIFAR10, "cifar10", root, train)
     x = torch.from_numpy(np.ascontiguousarray(ds.data)).permute(0, 3, 1, 2)  # NHWC -> NCHW
     x = resize_uint8(x, image_size or 32)

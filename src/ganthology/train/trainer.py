@@ -123,7 +123,10 @@ class Trainer:
         if rank == 0 and cfg.progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=total, initial=step, desc=f"{self.model_name}", dynamic_ncols=True)
+            import sys
+
+            bar = tqdm(total=total, initial=step, desc=f"{self.model_name}", dynamic_ncols=True,
+                       mininterval=0.2 if sys.stderr.isatty() else 10.0)
 
         sums: dict[str, torch.Tensor] = {}
         count, t0, last_step = 0, time.perf_counter(), step
@@ -161,6 +164,7 @@ class Trainer:
         restore_signals()
         if bar is not None:
             bar.close()
+        self.model = model  # kept for callers of the Python API
         if rank == 0:
             logger.close()
             plot_losses(out / "metrics.csv", out / "loss_curve.png")
@@ -182,7 +186,7 @@ class Trainer:
         vec = torch.stack([sums[k] for k in keys]) / count
         if fabric.world_size > 1:
             vec = fabric.all_reduce(vec, reduce_op="mean")
-        return {k: round(float(v), 6) for k, v in zip(keys, vec.tolist())}
+        return dict(zip(keys, vec.tolist()))
 
     # --- sampling, checkpoints ------------------------------------------------------------------
     def _sample_grid(self, model, fixed: dict, path: Path) -> None:
@@ -195,15 +199,18 @@ class Trainer:
             model.train()
         save_grid(images, path, nrow=nrow)
 
-    def _broadcast_state(self, model) -> None:
+    def _broadcast_state(self, model, buffers_only: bool = False) -> None:
         import torch.distributed as dist
 
-        for t in model.state_dict().values():
+        tensors = list(model.buffers()) if buffers_only else list(model.state_dict().values())
+        for t in tensors:
             dist.broadcast(t, src=0)
 
     def _checkpoint(self, out: Path, model, loader, fabric, step: int) -> None:
         if fabric.world_size > 1:
-            self._broadcast_state(model)  # BatchNorm running statistics differ per rank
+            # Parameters are identical on every rank by construction (same init, same averaged
+            # gradients); BatchNorm running statistics are per rank and rank 0's are kept.
+            self._broadcast_state(model, buffers_only=True)
         rng = {"cpu": fabric.all_gather(torch.get_rng_state()).view(fabric.world_size, -1).cpu()}
         if fabric.device.type == "cuda":
             rng["cuda"] = fabric.all_gather(torch.cuda.get_rng_state(fabric.device).to(fabric.device))

@@ -1,10 +1,10 @@
-"""Images in [-1, 1] to PNG files, through torchvision."""
+"""Images in [-1, 1] to PNG files, through torchvision's grid and Pillow."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-from torchvision.io import write_png
+from PIL import Image
 from torchvision.utils import make_grid
 
 from ..data.core import to_uint8
@@ -21,8 +21,14 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, scale: int 
     if scale > 1:
         images = torch.nn.functional.interpolate(images, scale_factor=scale, mode="nearest")
     grid = make_grid(images, nrow=nrow, padding=2, pad_value=1.0, value_range=(-1, 1), normalize=False)
-    write_png(to_uint8(grid), str(path))
+    _write_png(to_uint8(grid), path)
     return path
+
+
+def _write_png(img: torch.Tensor, path: Path) -> None:
+    """uint8 (C, H, W) -> PNG."""
+    arr = img.permute(1, 2, 0).numpy()
+    Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr).save(path)
 
 
 def save_images(images: torch.Tensor, folder: str | Path, prefix: str = "sample") -> list[Path]:
@@ -32,6 +38,6 @@ def save_images(images: torch.Tensor, folder: str | Path, prefix: str = "sample"
     paths = []
     for i, img in enumerate(to_uint8(images.cpu())):
         p = folder / f"{prefix}_{i:05d}.png"
-        write_png(img, str(p))
+        _write_png(img, p)
         paths.append(p)
     return paths

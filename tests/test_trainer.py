@@ -1,0 +1,146 @@
+"""The shared trainer: run folder contents, exact resume, atomic checkpoints, DDP on CPU."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+
+import ganthology
+from ganthology.train.checkpoint import atomic_write, load_checkpoint
+from ganthology.train.logger import read_metrics
+
+from .conftest import ROOT, tiny
+
+FAST = dict(log_every=1, sample_every=1000, progress=False, channels_last=False)
+
+
+def _train(name, out, steps, resume=None, **kw):
+    cls = ganthology.get_model(name)
+    dataset = "edges2digits" if cls.task == "translation" else "digits"
+    return ganthology.train_model(name, resume=resume, out=str(out), steps=steps, dataset=dataset,
+                            **{**FAST, **tiny(name), **kw})
+
+
+def test_run_folder_contents(tmp_path):
+    out = _train("dcgan", tmp_path / "run", steps=4, sample_every=2)
+    for f in ("config.yaml", "metrics.csv", "loss_curve.png", "generator.safetensors", "generator.json",
+              "checkpoints/last.pt", "samples/step_0000002.png", "samples/step_0000004.png"):
+        assert (out / f).is_file(), f
+    rows = read_metrics(out / "metrics.csv")
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert ckpt["step"] == 4 and ckpt["model"] == "dcgan" and set(ckpt["optimizers"]) == {"G", "D"}
+
+
+@pytest.mark.parametrize("name", ganthology.list_models())
+def test_resume_reproduces_the_uninterrupted_run(name, tmp_path):
+    """Stop at step 4, resume to step 8: steps 5-8 log exactly the losses of an 8-step run.
+    Covers dropout noise (gan, pix2pix), n_critic scheduling (wgan_gp) and the data position."""
+    full = read_metrics(_train(name, tmp_path / "full", steps=8) / "metrics.csv")
+    _train(name, tmp_path / "part", steps=4)
+    resumed = read_metrics(_train(name, tmp_path / "part", steps=8, resume=tmp_path / "part" / "checkpoints" / "last.pt") / "metrics.csv")
+    assert [r["step"] for r in resumed] == [str(i) for i in range(1, 9)]
+    drop = {"images_per_s"}
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in drop} for r in rows]  # noqa: E731
+    assert strip(resumed) == strip(full)
+    a = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")["state"]
+    b = load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")["state"]
+    assert all(torch.equal(a[k], b[k]) for k in a), "the resumed weights are bit-for-bit the same"
+
+
+def test_interrupted_run_checkpoints_and_resumes_exactly(tmp_path):
+    """SIGINT (Ctrl-C) finishes the current step, writes a checkpoint and exits; --resume then
+    continues to the same losses as a run that was never interrupted."""
+    args = ["train", "dcgan", "--dataset", "digits", "--ngf", "8", "--ndf", "8", "--batch-size", "8",
+            "--log-every", "1", "--no-progress", "--no-channels-last", "--ckpt-every", "100000"]
+    env = dict(os.environ)
+    full = subprocess.run([sys.executable, "-m", "ganthology", *args, "--steps", "400", "--out", str(tmp_path / "full")],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert full.returncode == 0, full.stderr
+    part = tmp_path / "part"
+    proc = subprocess.Popen([sys.executable, "-m", "ganthology", *args, "--steps", "400", "--out", str(part)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:  # wait until training is under way
+        if (part / "metrics.csv").exists() and len(read_metrics(part / "metrics.csv")) >= 20:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    stopped = load_checkpoint(part / "checkpoints" / "last.pt")["step"]
+    assert 20 <= stopped < 400, "stopped mid-run, with a checkpoint of the last finished step"
+    res = subprocess.run([sys.executable, "-m", "ganthology", "train", "dcgan", "--out", str(part), "--resume",
+                          "--no-progress"], env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    strip = lambda rows: [(r["step"], r["loss_D"], r["loss_G"]) for r in rows]  # noqa: E731
+    assert strip(read_metrics(part / "metrics.csv")) == strip(read_metrics(tmp_path / "full" / "metrics.csv"))
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "last.pt"
+    path.write_bytes(b"previous")
+
+    def crash(tmp):
+        tmp.write_bytes(b"half a chec")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        atomic_write(path, crash)
+    assert path.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"], "no temporary file is left behind"
+
+
+def test_checkpoint_cannot_run_code(tmp_path):
+    """A pickle that would execute code is refused by weights_only loading."""
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "ganthology-checkpoint-1", "x": Evil()}, path)
+    with pytest.raises(ganthology.GanthologyError):
+        load_checkpoint(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+DDP_SCRIPT = textwrap.dedent(
+    """
+    import sys, torch, ganthology
+    from ganthology.train import Trainer, TrainConfig
+    out = sys.argv[1]
+    cfg = TrainConfig(dataset="digits", steps=6, out=out, device="cpu", devices=2, log_every=1,
+                      progress=False, sample_every=1000)
+    trainer = Trainer("dcgan", ganthology.make_config("dcgan", ngf=8, ndf=8, batch_size=8), cfg)
+    trainer.fit()
+    rank = torch.distributed.get_rank()
+    torch.save({k: v for k, v in trainer.model.named_parameters()}, f"{out}/params_rank{rank}.pt")
+    """
+)
+
+
+def test_ddp_two_cpu_processes_keep_replicas_equal(tmp_path):
+    script = tmp_path / "ddp_train.py"
+    script.write_text(DDP_SCRIPT)
+    out = tmp_path / "run"
+    r = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=600,
+                       cwd=ROOT, env=dict(os.environ))
+    assert r.returncode == 0, r.stderr[-3000:]
+    p0 = torch.load(out / "params_rank0.pt", weights_only=True)
+    p1 = torch.load(out / "params_rank1.pt", weights_only=True)
+    init = ganthology.build_model("dcgan", {"ngf": 8, "ndf": 8, "batch_size": 8},
+                                  load_checkpoint(out / "checkpoints" / "last.pt")["data"])
+    assert p0.keys() == p1.keys()
+    assert all(torch.equal(p0[k], p1[k]) for k in p0), "both ranks hold identical parameters"
+    assert any(not torch.equal(p0[k], v) for k, v in init.named_parameters()), "and they trained"
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert ckpt["world_size"] == 2 and ckpt["rng"]["cpu"].shape[0] == 2
+    assert not torch.equal(ckpt["rng"]["cpu"][0], ckpt["rng"]["cpu"][1]), "each rank draws its own noise"
+    rows = read_metrics(out / "metrics.csv")
+    assert len(rows) == 6 and float(rows[0]["images_per_s"]) > 0
