@@ -48,6 +48,9 @@ class LocalEngine:
         loss.backward()
         opt.step()
 
+    def mean_across_processes(self, t: torch.Tensor) -> torch.Tensor:
+        return t
+
 
 class GANModel(nn.Module):
     # --- filled in by each paper's file -------------------------------------------------------
@@ -100,6 +103,11 @@ class GANModel(nn.Module):
         if not self.opt:
             self.setup_optimizers()
         self.engine.update(self.opt[name], loss)
+
+    def mean_across_processes(self, t: torch.Tensor) -> torch.Tensor:
+        """`t` averaged over all training processes (itself with one process). For state that is
+        updated from losses, such as BEGAN's k_t, so that every rank keeps the same value."""
+        return self.engine.mean_across_processes(t)
 
     @property
     def device(self) -> torch.device:

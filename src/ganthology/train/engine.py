@@ -27,6 +27,9 @@ class FabricEngine:
             self._average_gradients(opt)
         opt.step()
 
+    def mean_across_processes(self, t: torch.Tensor) -> torch.Tensor:
+        return self.fabric.all_reduce(t, reduce_op="mean") if self.world_size > 1 else t
+
     def _average_gradients(self, opt) -> None:
         grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
         if not grads:
