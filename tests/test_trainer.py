@@ -144,3 +144,15 @@ def test_ddp_two_cpu_processes_keep_replicas_equal(tmp_path):
     assert not torch.equal(ckpt["rng"]["cpu"][0], ckpt["rng"]["cpu"][1]), "each rank draws its own noise"
     rows = read_metrics(out / "metrics.csv")
     assert len(rows) == 6 and float(rows[0]["images_per_s"]) > 0
+
+
+def test_bf16_mixed_precision_on_cpu(tmp_path):
+    out = _train("wgan_gp", tmp_path / "bf16", steps=4, precision="bf16-mixed")
+    rows = read_metrics(out / "metrics.csv")
+    assert len(rows) == 4 and all(abs(float(r["loss_D"])) < 1e4 for r in rows)
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["config"]["train"]["precision"] == "bf16-mixed"
+
+
+def test_16_mixed_on_cpu_is_refused_clearly(tmp_path):
+    with pytest.raises(ganthology.GanthologyError, match="bf16-mixed"):
+        _train("dcgan", tmp_path / "fp16", steps=1, precision="16-mixed", device="cpu")

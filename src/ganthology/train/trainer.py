@@ -211,10 +211,9 @@ class Trainer:
             # Parameters are identical on every rank by construction (same init, same averaged
             # gradients); BatchNorm running statistics are per rank and rank 0's are kept.
             self._broadcast_state(model, buffers_only=True)
-        rng = {"cpu": fabric.all_gather(torch.get_rng_state()).view(fabric.world_size, -1).cpu()}
+        rng = {"cpu": self._gather(torch.get_rng_state(), fabric)}
         if fabric.device.type == "cuda":
-            rng["cuda"] = fabric.all_gather(torch.cuda.get_rng_state(fabric.device).to(fabric.device))
-            rng["cuda"] = rng["cuda"].view(fabric.world_size, -1).cpu()
+            rng["cuda"] = self._gather(torch.cuda.get_rng_state(fabric.device), fabric)
         if fabric.global_rank == 0:
             payload = {
                 "model": self.model_name,
@@ -231,6 +230,18 @@ class Trainer:
             save_checkpoint(out / "checkpoints" / "last.pt", payload)
             export_generator(out, model, self.resolved_config())
         fabric.barrier()
+
+    @staticmethod
+    def _gather(t: torch.Tensor, fabric) -> torch.Tensor:
+        """Every rank's copy of a CPU tensor, stacked: (world_size, *t.shape)."""
+        if fabric.world_size == 1:
+            return t.unsqueeze(0).clone()
+        import torch.distributed as dist
+
+        dev = torch.device("cpu") if dist.get_backend() == "gloo" else fabric.device
+        parts = [torch.empty_like(t, device=dev) for _ in range(fabric.world_size)]
+        dist.all_gather(parts, t.to(dev))
+        return torch.stack(parts).cpu()
 
     def _restore(self, ckpt: dict, model, loader, fabric) -> int:
         if ckpt["model"] != self.model_name:
