@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -89,77 +90,52 @@ class Trainer:
         fabric.launch()
         rank, world = fabric.global_rank, fabric.world_size
         out = Path(cfg.out)
-
-        data = build_dataset(cfg.dataset, cfg.data_root, cfg.image_size, direction=cfg.direction)
-        torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-        model = self.model_cls(self.model_cfg, data.info())
-        conv = model.conv and cfg.channels_last
-        model = fabric.to_device(model)
-        if conv:
-            model = model.to(memory_format=torch.channels_last)
-        model.setup_optimizers()
-        model.opt = {k: fabric.setup_optimizers(o) for k, o in model.opt.items()}
-        model.engine = FabricEngine(fabric)
-        loader = InMemoryLoader(data, self.model_cfg.batch_size, cfg.seed, rank, world, fabric.device, conv)
+        model, loader = self._setup(fabric)
         total = self._total_steps(loader)
-        step = 0
-        torch.manual_seed(cfg.seed + 1 + rank)  # each rank draws its own noise from here on
-        if fabric.device.type == "cuda":
-            torch.cuda.manual_seed(cfg.seed + 1 + rank)
-
-        if self.resume is not None:
-            step = self._restore(load_checkpoint(self.resume), model, loader, fabric)
-        elif world > 1:
-            self._broadcast_state(model)
+        step = self._restore(load_checkpoint(self.resume), model, loader, fabric) if self.resume else 0
 
         if rank == 0:
             out.mkdir(parents=True, exist_ok=True)
             (out / "config.yaml").write_text(yaml.safe_dump(self.resolved_config(), sort_keys=False))
         logger = MetricsLogger(out, resume_step=step if self.resume else None) if rank == 0 else None
-        fixed = loader.fixed_batch(cfg.n_samples)
-        restore_signals = self._install_signal_handlers(world)
-
         bar = None
         if rank == 0 and cfg.progress:
             from tqdm.auto import tqdm
 
-            import sys
-
-            bar = tqdm(total=total, initial=step, desc=f"{self.model_name}", dynamic_ncols=True,
+            bar = tqdm(total=total, initial=step, desc=self.model_name, dynamic_ncols=True,
                        mininterval=0.2 if sys.stderr.isatty() else 10.0)
+        fixed = loader.fixed_batch(cfg.n_samples)
+        restore_signals = self._install_signal_handlers(world)
 
         sums: dict[str, torch.Tensor] = {}
-        count, t0, last_step = 0, time.perf_counter(), step
+        count, t0 = 0, time.perf_counter()
         model.train()
-        while step < total:
-            batch = loader.next()
+        while step < total and not self._stop:
             with fabric.autocast():
-                logs = model.train_step(batch, step)
+                logs = model.train_step(loader.next(), step)
             step += 1
-            for k, v in logs.items():  # accumulate on the device; no host sync per step
+            count += 1
+            for k, v in logs.items():  # accumulate on the device: no host sync per step
                 v = v.detach().float()
                 sums[k] = sums[k] + v if k in sums else v
-            count += 1
             if bar is not None:
                 bar.update(1)
 
             last = step == total or self._stop
             if step % cfg.log_every == 0 or last:
-                row = self._reduce_logs(sums, count, fabric)
-                dt = time.perf_counter() - t0
-                row = {"step": step, "epoch": round(loader.epoch_float, 4),
-                       "images_per_s": round((step - last_step) * loader.batch_size * world / dt, 1), **row}
+                ips = count * loader.batch_size * world / (time.perf_counter() - t0)
+                row = {"step": step, "epoch": round(loader.epoch_float, 4), "images_per_s": round(ips, 1),
+                       **self._reduce_logs(sums, count, fabric)}
                 if logger is not None:
                     logger.log(row)
                 if bar is not None:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k not in ("step", "epoch")})
-                sums, count, t0, last_step = {}, 0, time.perf_counter(), step
             if rank == 0 and (step % cfg.sample_every == 0 or last):
                 self._sample_grid(model, fixed, out / "samples" / f"step_{step:07d}.png")
             if step % cfg.ckpt_every == 0 or last:
                 self._checkpoint(out, model, loader, fabric, step)
-            if self._stop:
-                break
+            if step % cfg.log_every == 0 or last:  # the next interval's speed excludes grids and checkpoints
+                sums, count, t0 = {}, 0, time.perf_counter()
 
         restore_signals()
         if bar is not None:
@@ -169,8 +145,30 @@ class Trainer:
             logger.close()
             plot_losses(out / "metrics.csv", out / "loss_curve.png")
             if self._stop and step < total:
-                fabric.print(f"stopped at step {step}; continue with: ganthology train {self.model_name} --out {out} --resume")
+                print(f"stopped at step {step}; continue with: ganthology train {self.model_name} "
+                      f"--out {out} --resume", file=sys.stderr)
         return out
+
+    def _setup(self, fabric):
+        """The model on its device with its optimizers wrapped by Fabric, and the data loader."""
+        cfg, rank, world = self.cfg, fabric.global_rank, fabric.world_size
+        data = build_dataset(cfg.dataset, cfg.data_root, cfg.image_size, direction=cfg.direction)
+        torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+        model = self.model_cls(self.model_cfg, data.info())
+        channels_last = model.conv and cfg.channels_last
+        model = fabric.to_device(model)
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        model.setup_optimizers()
+        model.opt = {k: fabric.setup_optimizers(o) for k, o in model.opt.items()}
+        model.engine = FabricEngine(fabric)
+        if world > 1:
+            self._broadcast_state(model)  # the same start on every rank, whatever the platform
+        loader = InMemoryLoader(data, self.model_cfg.batch_size, cfg.seed, rank, world, fabric.device, channels_last)
+        torch.manual_seed(cfg.seed + 1 + rank)  # from here on each rank draws its own noise
+        if fabric.device.type == "cuda":
+            torch.cuda.manual_seed(cfg.seed + 1 + rank)
+        return model, loader
 
     def _total_steps(self, loader: InMemoryLoader) -> int:
         if self.cfg.steps is not None and self.cfg.epochs is not None:
