@@ -334,20 +334,38 @@ class OtherLoad:
         return max(0.0, (busy - self.busy0 - (self._own() - self.own0)) / wall)
 
 
+def wait_until_idle(threshold: float, deadline: float, probe: float = 2.0) -> None:
+    """Sleep until other processes use fewer than `threshold` cores (probed over `probe` s)."""
+    while time.perf_counter() < deadline:
+        load = OtherLoad()
+        time.sleep(probe)
+        other = load.cores()
+        if other is None or other < threshold:
+            return
+
+
 def measure(sides: list[Side], args) -> dict:
+    """Rounds of `args.steps` timed steps of every side (order reversed every other round), plus a
+    matmul, until `args.rounds` CLEAN rounds -- ones during which other processes used less than
+    `args.max_other_load` cores -- have been collected or `args.max_time` seconds have passed.
+    Medians are over the clean rounds (over all rounds, flagged, when fewer than 2 were clean)."""
+    t_start = time.perf_counter()
     for s in sides:  # warmup: oneDNN primitive caches, allocator, DataLoader start
         with s.setting():
             for _ in range(args.warmup):
                 s.step()
     flops = {s.name: step_flops(s) for s in sides}
 
-    ips = {s.name: [] for s in sides}
-    data_ms = {s.name: [] for s in sides}
-    step_ms = {s.name: [] for s in sides}
-    mm = []
-    load = OtherLoad()
-    for r in range(args.rounds):
+    rounds = []  # {"ips": {name: x}, "data_ms": {...}, "step_ms": {...}, "mm": x, "other": cores}
+    t_rounds = time.perf_counter()
+    n_clean = 0
+    while n_clean < args.rounds and time.perf_counter() - t_rounds < args.max_time:
+        if args.wait_idle:
+            wait_until_idle(args.max_other_load, t_rounds + args.max_time)
+        r = len(rounds)
         order = sides if r % 2 == 0 else sides[::-1]  # A B, B A, A B, ... (cancels drift)
+        row = {"ips": {}, "data_ms": {}, "step_ms": {}}
+        load = OtherLoad()
         for s in order:
             with s.setting():
                 t_data = 0.0
@@ -355,26 +373,40 @@ def measure(sides: list[Side], args) -> dict:
                 for _ in range(args.steps):
                     t_data += s.step()
                 dt = time.perf_counter() - t0
-            ips[s.name].append(args.steps * args.batch_size / dt)
-            data_ms[s.name].append(1e3 * t_data / args.steps)
-            step_ms[s.name].append(1e3 * dt / args.steps)
-        mm.append(matmul_gflops(args.matmul_n))
-        line = "  ".join(f"{s.name} {ips[s.name][-1]:6.1f}" for s in sides)
-        print(f"  round {r + 1}/{args.rounds}: images/s  {line}  | matmul {mm[-1]:.1f} GFLOP/s",
+            row["ips"][s.name] = args.steps * args.batch_size / dt
+            row["data_ms"][s.name] = 1e3 * t_data / args.steps
+            row["step_ms"][s.name] = 1e3 * dt / args.steps
+        row["mm"] = matmul_gflops(args.matmul_n)
+        other = load.cores()
+        row["other"] = other
+        row["clean"] = other is None or other < args.max_other_load
+        n_clean += row["clean"]
+        rounds.append(row)
+        line = "  ".join(f"{s.name} {row['ips'][s.name]:6.1f}" for s in sides)
+        tag = "" if row["clean"] else "  (contended: not used)"
+        print(f"  round {r + 1}: images/s  {line}  | matmul {row['mm']:5.1f} GFLOP/s | "
+              f"others {other if other is not None else float('nan'):.2f} cores{tag}",
               file=sys.stderr, flush=True)
 
+    used = [r for r in rounds if r["clean"]]
+    contended = len(used) < 2
+    if contended:
+        used = rounds
     med = statistics.median
-    out = {"sides": {}, "matmul_gflops": med(mm), "matmul_gflops_rounds": mm,
-           "other_processes_cores": load.cores()}
+    out = {"sides": {}, "matmul_gflops": med(r["mm"] for r in used),
+           "rounds_total": len(rounds), "rounds_clean": n_clean, "contended": contended,
+           "other_processes_cores": med(r["other"] or 0.0 for r in used),
+           "rounds": rounds, "measure_s": time.perf_counter() - t_start}
     for s in sides:
-        ms = med(step_ms[s.name])
+        ms = med(r["step_ms"][s.name] for r in used)
+        data = med(r["data_ms"][s.name] for r in used)
         out["sides"][s.name] = {
             "note": s.note,
-            "images_per_s": med(ips[s.name]),
-            "images_per_s_rounds": ips[s.name],
+            "images_per_s": med(r["ips"][s.name] for r in used),
+            "images_per_s_rounds": [r["ips"][s.name] for r in used],
             "step_ms": ms,
-            "data_ms": med(data_ms[s.name]),
-            "compute_ms": ms - med(data_ms[s.name]),
+            "data_ms": data,
+            "compute_ms": ms - data,
             "step_gflop": flops[s.name] / 1e9,
             "gflops_achieved": flops[s.name] / 1e9 / (ms / 1e3),
         }
@@ -407,10 +439,20 @@ def main(argv=None) -> int:
     p.add_argument("--ndf", type=int, default=64)
     p.add_argument("--warmup", type=int, default=3, help="untimed steps per side before timing")
     p.add_argument("--steps", type=int, default=4, help="timed steps per side per round")
-    p.add_argument("--rounds", type=int, default=6, help="alternating rounds; medians are reported")
+    p.add_argument("--rounds", type=int, default=6,
+                   help="clean alternating rounds to collect; medians over them are reported")
+    p.add_argument("--max-time", type=float, default=120,
+                   help="seconds of rounds at most (stops earlier once --rounds clean rounds are in)")
+    p.add_argument("--wait-idle", action="store_true",
+                   help="before each round, sleep until other processes are idle (within --max-time)")
+    p.add_argument("--max-other-load", type=float, default=0.15,
+                   help="a round is clean when other processes used fewer cores than this meanwhile")
     p.add_argument("--num-workers", type=int, default=0, help="the baseline DataLoader's workers")
     p.add_argument("--channels-last", choices=["default", "on", "off"], default="default",
                    help="ganthology side's TrainConfig.channels_last (default: TrainConfig's default)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch.set_num_threads for the whole run (default: left at torch's default). "
+                        "1 gives steadier numbers on a machine that other jobs share.")
     p.add_argument("--matmul-n", type=int, default=2048)
     p.add_argument("--ablations", action="store_true",
                    help="also time variants: channels_last on/off, D not frozen, baseline with D frozen, "
@@ -420,6 +462,8 @@ def main(argv=None) -> int:
     p.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
     args = p.parse_args(argv)
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     import ganthology  # noqa: F401  (registers models and datasets)
     from ganthology.data import build_dataset
     from ganthology.train import TrainConfig
@@ -464,7 +508,8 @@ def main(argv=None) -> int:
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}, "
           f"batch {args.batch_size}, 32x32, ngf {args.ngf}, ndf {args.ndf}, "
-          f"{args.rounds} rounds x {args.steps} steps (+{args.warmup} warmup) per side", file=sys.stderr)
+          f"up to {args.rounds} clean rounds x {args.steps} steps (+{args.warmup} warmup) per side",
+          file=sys.stderr)
     res = measure(sides, args)
     res["build_dataset_s"] = t_build
     res["forward_mflop_per_image"] = {"G": g_fwd / 1e6, "D": d_fwd / 1e6}
@@ -481,10 +526,11 @@ def main(argv=None) -> int:
     print(f"forward FLOPs per image: G {g_fwd / 1e6:.1f} MFLOP, D {d_fwd / 1e6:.1f} MFLOP; "
           f"MNIST in-memory build {t_build:.1f} s (once, before training)")
     print(f"float32 matmul {args.matmul_n}x{args.matmul_n}: {mm:.1f} GFLOP/s (median over rounds)")
-    other = res["other_processes_cores"]
-    if other is not None:
-        warn = "  <-- CONTENDED: numbers are not representative" if other > 0.25 else ""
-        print(f"other processes used {other:.2f} cores on average while timing{warn}")
+    print(f"rounds: {res['rounds_clean']} clean of {res['rounds_total']} "
+          f"(clean: other processes used < {args.max_other_load} cores); medians over "
+          + ("ALL rounds -- CONTENDED, other processes used a median "
+             f"{res['other_processes_cores']:.2f} cores: not representative" if res["contended"]
+             else "the clean rounds"))
     print()
     hdr = f"{'side':<15} {'images/s':>9} {'ms/step':>8} {'data ms':>8} {'compute':>8} {'GFLOP/step':>10} {'GFLOP/s':>8} {'% mm':>5}  note"
     print(hdr)

@@ -22,7 +22,8 @@ def test_digits_are_real_and_labelled():
 def test_edges2digits_pairs():
     ds = build_dataset("edges2digits")
     A, B = ds.tensors["A"], ds.tensors["B"]
-    assert A.shape == B.shape == (1797, 1, 32, 32)
+    assert A.shape == B.shape == (1497, 1, 32, 32)
+    assert len(build_dataset("edges2digits", train=False)) == 300
     assert set(A.unique().tolist()) == {0, 255}, "A is a binary edge map"
     assert 0.05 < (A > 0).float().mean() < 0.5
     assert B[A > 0].float().mean() > 1.3 * B.float().mean(), "edges outline the strokes of B"

@@ -4,7 +4,8 @@
   Recognition of Handwritten Digits" set, bundled with scikit-learn as `load_digits`. Upsampled to
   16x16 by default. The quick-start dataset.
 - `edges2digits`: pairs for paired translation (pix2pix), derived from `digits`: A is a binary edge
-  map of the digit (Sobel gradient magnitude, thresholded), B is the digit itself, 32x32.
+  map of the digit (Sobel gradient magnitude, thresholded), B is the digit itself, 32x32. The first
+  1,497 pairs are the training split, the last 300 the held-out test split.
 """
 from __future__ import annotations
 
@@ -43,10 +44,14 @@ def sobel_edges(images: torch.Tensor, threshold: float = 0.25) -> torch.Tensor:
     return ((mag / peak) > threshold).to(torch.uint8) * 255
 
 
+EDGES_TRAIN = 1497  # pairs in the training split; the remaining 300 are held out
+
+
 @register_dataset("edges2digits")
 def edges2digits(root: str | None = None, image_size: int | None = None, train: bool = True) -> InMemoryDataset:
     """Paired (edge map -> digit) images derived from `digits`, 32x32 by default."""
     x, _ = _digits_uint8()
+    x = x[:EDGES_TRAIN] if train else x[EDGES_TRAIN:]
     B = resize_uint8(x, image_size or 32)
     A = sobel_edges(B)
     return InMemoryDataset("edges2digits", {"A": A, "B": B})
