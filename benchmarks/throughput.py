@@ -18,13 +18,22 @@ Normalize([0.5], [0.5])) in a `DataLoader(shuffle=True)`, NCHW float32, BCEWithL
 Adam(2e-4, (0.5, 0.999)); z -> G(z); D on real and fake.detach(), backward, step; G's loss through
 D with D's requires_grad left on, backward, step.
 
-Printed: images/s of both (median over rounds), the ratio, time per step split into data and
-compute, the FLOPs of one training step (torch.utils.flop_counter, backward included) and the
-achieved GFLOP/s next to the measured float32 matmul rate of the same machine.
+Printed: images/s of both, the ratio, time per step split into data and compute, the FLOPs of one
+training step (torch.utils.flop_counter, backward included; convolutions and matmuls only) and the
+achieved GFLOP/s next to the float32 matmul rate measured in the same rounds.
 
-    python benchmarks/throughput.py                       # the comparison (~2-3 min on 2 cores)
-    python benchmarks/throughput.py --ablations           # + variants: NCHW/channels_last, frozen D,
-                                                          #   mkldnn off, 1 thread, flush denormals
+Noise: every round also records how much CPU OTHER processes used meanwhile (/proc/stat). On a
+2-core machine a second job makes every 2-thread op wait for a descheduled OpenMP thread and the
+step 3-6x slower, so medians are taken over the CLEAN rounds only (others < --max-other-load
+cores); measuring goes on until --rounds clean rounds are in or --max-time has passed. With
+--wait-idle the script sleeps between rounds until the machine is quiet (use on a shared machine).
+
+    python benchmarks/throughput.py                       # the comparison (~1-3 min on 2 cores)
+    python benchmarks/throughput.py --wait-idle --max-time 900   # on a machine others use too
+    python benchmarks/throughput.py --ablations           # + variants: channels_last on/off, D not
+                                                          #   frozen, baseline with D frozen, baseline
+                                                          #   without data, fused Adam, mkldnn off,
+                                                          #   1 thread, flush denormals
     python benchmarks/throughput.py --profile             # + torch.profiler op tables of both loops
     python benchmarks/throughput.py --json out.json       # also write the numbers
 
@@ -43,7 +52,6 @@ import time
 import warnings
 
 import torch
-import torch.nn.functional as F
 
 Z_DIM = 100
 
@@ -290,7 +298,7 @@ def forward_flops_per_image(G, D, batch: int) -> tuple[float, float]:
     return fg.get_total_flops() / batch, fd.get_total_flops() / batch
 
 
-def matmul_gflops(n: int, reps: int = 3) -> float:
+def matmul_gflops(n: int, reps: int = 5) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)  # warm
     best = float("inf")
@@ -389,7 +397,7 @@ def measure(sides: list[Side], args) -> dict:
               file=sys.stderr, flush=True)
 
     used = [r for r in rounds if r["clean"]]
-    contended = len(used) < 2
+    contended = len(used) < min(2, args.rounds)
     if contended:
         used = rounds
     med = statistics.median

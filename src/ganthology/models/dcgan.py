@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import GanthologyError
 from ..losses import d_loss_bce, g_loss_nonsaturating
 from ..nn import DCGANDiscriminator, DCGANGenerator, dcgan_init
 from ..registry import register_model
@@ -21,9 +22,10 @@ from .base import DataInfo, GANModel, frozen
 
 @dataclass
 class DCGANConfig:
-    z_dim: int = 100  # section 3, figure 1: a 100-dimensional uniform (here normal) z
-    ngf: int = 64  # G's channels at the last hidden layer (figure 1: 128 at 32x32 of 64x64 is 2 ngf)
-    ndf: int = 64  # D's channels at its first layer
+    z_dim: int = 100  # figure 1: "a 100 dimensional uniform distribution Z"
+    noise: str = "uniform"  # z ~ U[-1, 1] as in figure 1; "normal" for N(0, 1)
+    ngf: int = 64  # G's channels before its output layer (the authors' code; figure 1 is 2x wider)
+    ndf: int = 64  # D's channels at its first layer (the authors' code)
     lr: float = 2e-4  # section 4: "learning rate of 0.0002"
     beta1: float = 0.5  # section 4: beta1 = 0.9 "resulted in training oscillation", so 0.5
     beta2: float = 0.999
@@ -41,6 +43,8 @@ class DCGAN(GANModel):
         super().__init__(cfg, data)
         self.G = DCGANGenerator(cfg.z_dim, data.channels, data.image_size, cfg.ngf)
         self.D = DCGANDiscriminator(data.channels, data.image_size, cfg.ndf, norm="batch")
+        if cfg.noise not in ("uniform", "normal"):
+            raise GanthologyError(f"noise must be uniform or normal, not {cfg.noise!r}.")
         self.apply(dcgan_init)  # section 4: weights from N(0, 0.02)
 
     def optimizers(self):
@@ -50,10 +54,14 @@ class DCGAN(GANModel):
             "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
         }
 
+    def draw_z(self, n: int, device) -> torch.Tensor:
+        if self.cfg.noise == "uniform":
+            return torch.rand(n, self.cfg.z_dim, device=device) * 2 - 1
+        return torch.randn(n, self.cfg.z_dim, device=device)
+
     def train_step(self, batch, step):
         x = batch["x"]
-        z = torch.randn(x.shape[0], self.cfg.z_dim, device=x.device)
-        fake = self.G(z)
+        fake = self.G(self.draw_z(x.shape[0], x.device))
         # D: real and fake go through D as separate minibatches, so that BatchNorm statistics are
         # never mixed across the two (as in the authors' code).
         loss_D = d_loss_bce(self.D(x), self.D(fake.detach()))
@@ -66,4 +74,4 @@ class DCGAN(GANModel):
 
     @torch.no_grad()
     def sample(self, n: int, **cond) -> torch.Tensor:
-        return self.G(torch.randn(n, self.cfg.z_dim, device=self.device))
+        return self.G(self.draw_z(n, self.device))
