@@ -4,18 +4,18 @@ Both sides train the SAME networks (`ganthology.nn.DCGANGenerator` / `DCGANDiscr
 identical initial weights) with the same batch size, image size, losses and Adam settings, on MNIST
 at 32x32, in one process, in alternating rounds (A B B A ...), so that machine noise hits both alike.
 
-ganthology side ("ganthology"): the trainer's own code path. A `Trainer` resolves the Fabric
-(`Trainer._fabric()`: accelerator, precision), then the setup lines of `Trainer.fit` are repeated
-here: the model from the registry, `channels_last` when `TrainConfig.channels_last`, the model's
-optimizers wrapped by `fabric.setup_optimizers`, `FabricEngine`, `InMemoryLoader` over
-`build_dataset("mnist", root, 32)`; a step is `loader.next()` then
-`with fabric.autocast(): model.train_step(batch, step)` plus the trainer's on-device loss sums.
+ganthology side ("ganthology"): the trainer's own code path. A `Trainer` makes the Fabric
+(`Trainer._fabric()`: accelerator, precision) and sets everything up with `Trainer._setup()` (the
+model from the registry, `channels_last` when `TrainConfig.channels_last`, its optimizers wrapped by
+`fabric.setup_optimizers`, `FabricEngine`, `InMemoryLoader` over `build_dataset("mnist", root, 32)`,
+the seeds); a step is what `Trainer.fit` does per step: `loader.next()`, then
+`with fabric.autocast(): model.train_step(batch, step)`, then the on-device loss sums.
 (Everything `fit` does only every N steps -- csv rows, sample grids, checkpoints -- is left out.)
 
 baseline side ("baseline"): what one writes from the PyTorch-GAN `dcgan.py` script:
 `torchvision.datasets.MNIST` with per-sample PIL transforms (Resize(32), ToTensor,
 Normalize([0.5], [0.5])) in a `DataLoader(shuffle=True)`, NCHW float32, BCEWithLogits losses,
-Adam(2e-4, (0.5, 0.999)); z -> G(z); D on real and fake.detach(), backward, step; G's loss through
+Adam(2e-4, (0.5, 0.999)); z ~ N(0, 1) -> G(z); D on real and fake.detach(), backward, step; G's loss through
 D with D's requires_grad left on, backward, step.
 
 Printed: images/s of both, the ratio, time per step split into data and compute, the FLOPs of one
@@ -92,22 +92,25 @@ class GanthologySide(Side):
             warnings.simplefilter("ignore")
             fabric = trainer._fabric()  # the trainer's own accelerator / precision resolution
             fabric.launch()
-        # --- as in Trainer.fit ---
-        torch.manual_seed(cfg.seed)
-        model = trainer.model_cls(mcfg, data.info())
-        conv = model.conv and cfg.channels_last
-        model = fabric.to_device(model)
-        if conv:
-            model = model.to(memory_format=torch.channels_last)
-        model.setup_optimizers()
+        if hasattr(trainer, "_setup"):  # the trainer's own setup: model, optimizers, engine, loader
+            model, self.loader = trainer._setup(fabric)
+        else:  # older trainers: the same lines, as they were in Trainer.fit
+            torch.manual_seed(cfg.seed)
+            model = trainer.model_cls(mcfg, data.info())
+            conv = model.conv and cfg.channels_last
+            model = fabric.to_device(model)
+            if conv:
+                model = model.to(memory_format=torch.channels_last)
+            model.setup_optimizers()
+            model.opt = {k: fabric.setup_optimizers(o) for k, o in model.opt.items()}
+            model.engine = FabricEngine(fabric)
+            self.loader = InMemoryLoader(data, mcfg.batch_size, cfg.seed, fabric.global_rank,
+                                         fabric.world_size, fabric.device, conv)
+            torch.manual_seed(cfg.seed + 1)
         if adam:  # ablation: the same Adam with other implementation options (foreach / fused)
-            model.opt = {k: type(o)(o.param_groups[0]["params"], lr=o.defaults["lr"],
-                                    betas=o.defaults["betas"], **adam) for k, o in model.opt.items()}
-        model.opt = {k: fabric.setup_optimizers(o) for k, o in model.opt.items()}
-        model.engine = FabricEngine(fabric)
-        self.loader = InMemoryLoader(data, mcfg.batch_size, cfg.seed, fabric.global_rank,
-                                     fabric.world_size, fabric.device, conv)
-        torch.manual_seed(cfg.seed + 1)
+            model.opt = {k: fabric.setup_optimizers(torch.optim.Adam(
+                o.param_groups[0]["params"], lr=o.param_groups[0]["lr"], betas=o.param_groups[0]["betas"],
+                **adam)) for k, o in model.opt.items()}
         model.train()
         self.model, self.fabric, self.frozen_d = model, fabric, frozen_d
         self.sums: dict[str, torch.Tensor] = {}
@@ -555,7 +558,8 @@ def main(argv=None) -> int:
                       f"(median of per-round ratios)")
     print()
     print(f"ratio ganthology/baseline = {res['ratio']:.2f}x "
-          f"(median of per-round ratios {res['ratio_per_round_median']:.2f}x)")
+          f"(median of per-round ratios {res['ratio_per_round_median']:.2f}x)"
+          + ("  [CONTENDED: rerun on an idle machine or with --wait-idle]" if res["contended"] else ""))
 
     if args.profile:
         profile([gan, base], args.profile_steps, 18)

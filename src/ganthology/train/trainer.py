@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import signal
 import sys
 import time
@@ -68,7 +69,10 @@ class Trainer:
             raise GanthologyError(f"unknown device {device!r}; use auto, cpu or cuda.")
         accelerator = {"auto": "cuda" if torch.cuda.is_available() else "cpu"}.get(device, device)
         if accelerator == "cpu" and self.cfg.precision == "16-mixed":
-            raise GanthologyError("16-mixed precision needs a GPU; on the CPU use --precision bf16-mixed or 32-true.")
+            raise GanthologyError(
+                "16-mixed precision needs a CUDA GPU; on the CPU use --precision 32-true (bf16-mixed runs "
+                "too, but is many times slower on CPUs without bf16 units)."
+            )
         strategy = "ddp" if self.cfg.devices > 1 else "auto"
         try:
             return Fabric(accelerator=accelerator, devices=self.cfg.devices, strategy=strategy,
@@ -152,6 +156,11 @@ class Trainer:
     def _setup(self, fabric):
         """The model on its device with its optimizers wrapped by Fabric, and the data loader."""
         cfg, rank, world = self.cfg, fabric.global_rank, fabric.world_size
+        if fabric.device.type == "cpu" and world > 1:
+            # N processes on one CPU: split the cores, or their OpenMP threads wait on each other
+            # (docs/benchmarks.md measured 2 spinning threads on a busy core 3-6x slower).
+            local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
         data = build_dataset(cfg.dataset, cfg.data_root, cfg.image_size, direction=cfg.direction)
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         model = self.model_cls(self.model_cfg, data.info())
