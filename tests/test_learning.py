@@ -4,7 +4,7 @@ The statistic is the Frechet distance between generated digits and the 1,797 rea
 in their native 8x8 pixel space (generated 16x16 images are average-pooled to 8x8): the distance
 between Gaussians fitted to the two sets of 64-dimensional vectors. It is 0 only when means and
 covariances match, and it falls only when the generator's samples look like the data.
-Measured when written (2-core CPU, seed 0): untrained 45.7, after 600 steps of batch 64 3.9.
+Measured when written (2-core CPU, seed 0): dcgan 45.8 untrained, 4.0 after 400 steps of batch 64.
 """
 from __future__ import annotations
 
@@ -66,8 +66,10 @@ def digits_classifier():
     return LogisticRegression(max_iter=2000).fit(d.images.reshape(-1, 64) / 16.0 * 2 - 1, d.target)
 
 
-@pytest.mark.parametrize("name,steps", [("gan", 1500), ("wgan_gp", 1500)])
-def test_unconditional_models_learn_digits(name, steps, tmp_path):
+# (model, steps, required FD ratio trained/untrained); measured on a 2-core CPU, seed 0:
+# gan 44.09 -> 13.02 (0.30) after 1500 steps; wgan_gp 45.68 -> 8.01 (0.18) after 800 critic steps.
+@pytest.mark.parametrize("name,steps,ratio", [("gan", 1500, 0.5), ("wgan_gp", 800, 0.35)])
+def test_unconditional_models_learn_digits(name, steps, ratio, tmp_path):
     info = {"name": "digits", "channels": 1, "image_size": 16, "num_classes": 10}
     torch.manual_seed(0)
     untrained = digits_fd(ganthology.build_model(name, {"batch_size": 64}, info))
@@ -75,11 +77,12 @@ def test_unconditional_models_learn_digits(name, steps, tmp_path):
                                  progress=False, sample_every=10**9, log_every=100)
     trained = digits_fd(ganthology.load(run))
     print(f"{name}: FD(8x8 pixels) untrained {untrained:.2f} -> trained {trained:.2f}")
-    assert trained < 0.35 * untrained, (untrained, trained)
+    assert trained < ratio * untrained, (untrained, trained)
 
 
 def test_cgan_draws_the_requested_digit(tmp_path):
-    run = ganthology.train_model("cgan", dataset="digits", steps=1500, batch_size=64, out=str(tmp_path / "run"),
+    """Measured: 20% after 1000 steps, 60% after 1500, 99.2% after 2000 (chance: 10%)."""
+    run = ganthology.train_model("cgan", dataset="digits", steps=2000, batch_size=64, out=str(tmp_path / "run"),
                                  progress=False, sample_every=10**9, log_every=100)
     model = ganthology.load(run)
     judge = digits_classifier()
@@ -88,7 +91,7 @@ def test_cgan_draws_the_requested_digit(tmp_path):
     x = F.avg_pool2d(model.sample(1000, y=y), 2).flatten(1).double().numpy()
     acc = float((judge.predict(x) == y.numpy()).mean())
     print(f"cgan: a classifier of real digits agrees with the requested label on {acc:.1%}")
-    assert acc > 0.6, acc  # chance is 10%
+    assert acc > 0.8, acc
 
 
 def test_pix2pix_learns_the_mapping(tmp_path):
@@ -106,5 +109,5 @@ def test_pix2pix_learns_the_mapping(tmp_path):
     run = ganthology.train_model("pix2pix", dataset="edges2digits", steps=300, out=str(tmp_path / "run"),
                                  progress=False, sample_every=10**9, log_every=100, ngf=32, ndf=32)
     trained = l1(ganthology.load(run))
-    print(f"pix2pix: L1(G(A), B) untrained {untrained:.3f} -> trained {trained:.3f}")
+    print(f"pix2pix: L1(G(A), B) untrained {untrained:.3f} -> trained {trained:.3f}")  # 0.729 -> 0.104
     assert trained < 0.5 * untrained, (untrained, trained)

@@ -154,5 +154,5 @@ def test_bf16_mixed_precision_on_cpu(tmp_path):
 
 
 def test_16_mixed_on_cpu_is_refused_clearly(tmp_path):
-    with pytest.raises(ganthology.GanthologyError, match="bf16-mixed"):
+    with pytest.raises(ganthology.GanthologyError, match="32-true"):
         _train("dcgan", tmp_path / "fp16", steps=1, precision="16-mixed", device="cpu")

@@ -227,7 +227,7 @@ def sample_cmd(path, n, out, nrow, individual, labels, input_path, resize, seed,
             raise GanthologyError(f"{model.name} translates images: give --input IMAGE_OR_FOLDER.")
         A, names = _read_inputs(input_path, model, resize)
         images = model.sample(A=A)
-        nrow = nrow or 2
+        nrow = nrow or 8  # four input | output pairs per row
         grid = torch.stack([_match_channels(A, images), images], 1).flatten(0, 1)  # input | output
     else:
         if labels is not None:

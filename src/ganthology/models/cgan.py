@@ -33,8 +33,8 @@ class CGANConfig:
     d_y_units: int = 50  # section 4.1: y -> 50 maxout units, 5 pieces
     d_units: int = 240  # section 4.1: joint 240 units, 4 pieces
     dropout: float = 0.5  # section 4.1: dropout 0.5 on D's hidden layers
-    lr: float = 2e-4
-    beta1: float = 0.5
+    lr: float = 2e-4  # Adam (the paper: SGD, initial rate 0.1, decayed to 1e-6)
+    beta1: float = 0.5  # Adam beta1, as in DCGAN
     batch_size: int = 100  # section 4.1: minibatches of size 100
 
 

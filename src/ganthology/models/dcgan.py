@@ -28,7 +28,7 @@ class DCGANConfig:
     ndf: int = 64  # D's channels at its first layer (the authors' code)
     lr: float = 2e-4  # section 4: "learning rate of 0.0002"
     beta1: float = 0.5  # section 4: beta1 = 0.9 "resulted in training oscillation", so 0.5
-    beta2: float = 0.999
+    beta2: float = 0.999  # Adam's default, kept by the paper
     batch_size: int = 128  # section 4: "mini-batch SGD with a mini-batch size of 128"
 
 

@@ -35,7 +35,7 @@ class GANConfig:
     d_dropout: float = 0.5  # dropout on D's hidden layers
     k: int = 1  # D steps per G step (algorithm 1; k = 1 in the experiments)
     optimizer: str = "adam"  # adam | sgd (the paper's: SGD with momentum)
-    lr: float = 2e-4
+    lr: float = 2e-4  # Adam learning rate (the paper's SGD used 0.1)
     beta1: float = 0.5  # Adam beta1, or SGD momentum when optimizer = sgd
     batch_size: int = 100  # minibatch of m examples (algorithm 1; 100 in the released code)
 

@@ -31,7 +31,7 @@ class Pix2PixConfig:
     dropout: float = 0.5  # appendix 6.1.1: dropout 0.5 in the first three decoder layers
     lr: float = 2e-4  # section 3.3: Adam, learning rate 0.0002
     beta1: float = 0.5  # section 3.3: momentum parameters beta1 = 0.5, beta2 = 0.999
-    beta2: float = 0.999
+    beta2: float = 0.999  # section 3.3
     batch_size: int = 4  # appendix 6.2: 1 for most datasets, 4 for edges2shoes / edges2handbags
 
 

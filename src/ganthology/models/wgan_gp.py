@@ -21,9 +21,9 @@ from .base import DataInfo, GANModel, frozen
 
 @dataclass
 class WGANGPConfig:
-    z_dim: int = 128
-    ngf: int = 64
-    ndf: int = 64
+    z_dim: int = 128  # the authors' code (gan_mnist.py / gan_cifar.py): 128-d Gaussian noise
+    ngf: int = 64  # DCGAN-style generator width (the authors' DIM = 64)
+    ndf: int = 64  # critic width
     critic_norm: str = "layer"  # section 4: "no critic batch normalization"; layer norm suggested
     lambda_gp: float = 10.0  # algorithm 1: lambda = 10
     n_critic: int = 5  # algorithm 1: n_critic = 5

@@ -13,7 +13,7 @@ class TrainConfig:
     steps: int | None = None  # optimisation steps (batches); default 2000 when neither is set
     epochs: float | None = None  # alternatively, passes over the data
     out: str | None = None  # run folder; None: runs/MODEL-DATASET
-    seed: int = 0
+    seed: int = 0  # initial weights, noise and data order all follow from it
     device: str = "auto"  # auto | cpu | cuda
     devices: int = 1  # processes (GPUs, or CPU processes with gloo); > 1 runs DDP
     precision: str = "32-true"  # 32-true | 16-mixed | bf16-mixed (Lightning Fabric's names)
