@@ -99,3 +99,41 @@ def test_ranks_read_disjoint_slices():
 def test_batch_larger_than_dataset():
     with pytest.raises(GanthologyError, match="--batch-size"):
         InMemoryLoader(build_dataset("digits"), 5000)
+
+
+@needs_mnist
+def test_download_path_on_a_local_mirror(tmp_path, monkeypatch):
+    """The real download code (torchvision's, called by ours when a copy is absent and downloads
+    are allowed) fetches MNIST from a mirror: here an HTTP server on localhost that serves gzipped
+    copies of the local raw files. A mirror that does not answer gives one clear sentence."""
+    import functools
+    import gzip
+    import hashlib
+    import http.server
+    import threading
+    from pathlib import Path
+
+    import torchvision
+
+    served = tmp_path / "mirror"
+    served.mkdir()
+    resources = []
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        gz = served / f"{name}.gz"
+        gz.write_bytes(gzip.compress((Path(DATA_ROOT) / "MNIST" / "raw" / name).read_bytes(), mtime=0))
+        resources.append((gz.name, hashlib.md5(gz.read_bytes()).hexdigest()))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.log_message = lambda *a: None
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("GANTHOLOGY_OFFLINE", "0")
+        monkeypatch.setattr(torchvision.datasets.MNIST, "resources", resources)
+        monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [f"http://127.0.0.1:{server.server_port}/"])
+        ds = build_dataset("mnist", str(tmp_path / "root"), train=False)
+        assert len(ds) == 10000 and (tmp_path / "root" / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file()
+        monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])  # nothing listens
+        with pytest.raises(GanthologyError, match="downloading it failed"):
+            build_dataset("mnist", str(tmp_path / "elsewhere"))
+    finally:
+        server.shutdown()
