@@ -36,18 +36,93 @@ def build_model(model_name: str, config: dict, data: dict | DataInfo) -> GANMode
     return cls(make_config(model_name, **config), info)
 
 
-def train_model(model_name: str, resume: str | None = None, **settings) -> Path:
-    """Train `model_name`. Keyword arguments are TrainConfig fields (dataset, steps, out, ...) or
-    fields of the model's Config (lr, batch_size, ...). Returns the run folder."""
-    from .train import TrainConfig, Trainer
+def train_model(model_name: str, resume: str | Path | None = None, config_file: str | None = None,
+                **settings) -> Path:
+    """Train `model_name` and return the run folder. Keyword arguments are TrainConfig fields
+    (dataset, steps, out, ...) or fields of the model's Config (lr, batch_size, ...); `config_file`
+    a YAML file of the same; `resume` a run folder or checkpoint to continue exactly."""
+    return prepare_run(model_name, settings, config_file=config_file, resume=resume).fit()
 
-    train_names = {f.name for f in dataclasses.fields(TrainConfig)}
-    tcfg = TrainConfig(**{k: v for k, v in settings.items() if k in train_names})
-    mcfg = make_config(model_name, **{k: v for k, v in settings.items() if k not in train_names})
+
+# Settings that may differ when a run is resumed: its length, its hardware, its bookkeeping.
+RESUMABLE_CHANGES = {"steps", "epochs", "device", "devices", "precision", "log_every", "sample_every",
+                     "ckpt_every", "progress", "out", "data_root"}
+
+
+def prepare_run(model_name: str, settings: dict, config_file: str | None = None,
+                resume: str | Path | None = None, allow_existing: bool = False):
+    """The Trainer for a new run (defaults < YAML file < `settings`) or for a resumed one (the
+    checkpoint's config, with only RESUMABLE_CHANGES taken from `settings`)."""
+    from .config_fields import field_specs
+    from .train import TrainConfig, Trainer
+    from .train.checkpoint import load_checkpoint
+    from .train.trainer import resolve_run
+
     cls = get_model(model_name)
+    train_specs, model_specs = field_specs(TrainConfig), field_specs(cls.Config)
+    known = {s.name: s for s in (*train_specs, *model_specs)}
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise GanthologyError(f"{model_name} has no setting {unknown[0]!r}; see 'ganthology train {model_name} --help'.")
+    tnames = {s.name for s in train_specs}
+
+    if resume is not None:
+        ckpt_path = resolve_run(resume)
+        ckpt = load_checkpoint(ckpt_path)
+        if ckpt["model"] != model_name:
+            raise GanthologyError(
+                f"{ckpt_path} is a checkpoint of {ckpt['model']!r}, not {model_name!r}; "
+                f"resume it with 'ganthology train {ckpt['model']} --resume {resume}'."
+            )
+        fixed = sorted(k for k, v in settings.items() if k not in RESUMABLE_CHANGES
+                       and v != {**ckpt["config"]["train"], **ckpt["config"]["model_config"]}.get(k))
+        if fixed:
+            raise GanthologyError(
+                f"--{fixed[0].replace('_', '-')} cannot change when resuming; a resumed run keeps its "
+                "config (only steps/epochs, devices, precision and logging intervals may change)."
+            )
+        tvals = {**ckpt["config"]["train"], **{k: v for k, v in settings.items() if k in RESUMABLE_CHANGES}}
+        if "out" not in settings:
+            tvals["out"] = str(ckpt_path.parent.parent)  # RUN/checkpoints/last.pt -> RUN
+        return Trainer(model_name, cls.Config(**ckpt["config"]["model_config"]), TrainConfig(**tvals),
+                       resume=ckpt_path)
+
+    values = _read_yaml(config_file, known) if config_file else {}
+    values.update(settings)
+    tcfg = TrainConfig(**{k: v for k, v in values.items() if k in tnames})
+    mcfg = cls.Config(**{k: v for k, v in values.items() if k not in tnames})
     tcfg.dataset = tcfg.dataset or cls.default_dataset
     tcfg.out = tcfg.out or f"runs/{model_name}-{tcfg.dataset.replace(':', '_').replace('/', '_')}"
-    return Trainer(model_name, mcfg, tcfg, resume=resume).fit()
+    if (Path(tcfg.out) / "checkpoints" / "last.pt").exists() and not allow_existing:
+        raise GanthologyError(f"{tcfg.out} already holds a run; continue it with --resume, or choose another --out.")
+    return Trainer(model_name, mcfg, tcfg)
+
+
+def _read_yaml(path: str, known: dict) -> dict:
+    """Settings from a YAML file: flat `name: value`, or a run's config.yaml (two sections)."""
+    import yaml
+
+    from .config_fields import coerce
+
+    try:
+        doc = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise GanthologyError(f"cannot read config file {path}: {str(e).splitlines()[0]}") from None
+    if not isinstance(doc, dict):
+        raise GanthologyError(f"config file {path} must hold a mapping of setting: value.")
+    flat = {}
+    for k, v in doc.items():
+        if k in ("train", "model_config") and isinstance(v, dict):
+            flat.update(v)
+        elif k != "model":
+            flat[k] = v
+    out = {}
+    for k, v in flat.items():
+        key = k.replace("-", "_")
+        if key not in known:
+            raise GanthologyError(f"{path}: unknown setting {k!r}; see 'ganthology train MODEL --help'.")
+        out[key] = coerce(known[key], v, path)
+    return out
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> GANModel:

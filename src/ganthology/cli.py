@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 import yaml
 
-from .config_fields import coerce, field_specs
+from .config_fields import field_specs
 from .errors import GanthologyError
 from .registry import get_model, list_models
 
@@ -109,79 +109,17 @@ def train_group():
     """Train a model: `ganthology train MODEL [--steps N] [--dataset NAME] ...`."""
 
 
-def _read_yaml(path: str, train_specs, model_specs) -> dict:
-    try:
-        doc = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise GanthologyError(f"cannot read config file {path}: {str(e).splitlines()[0]}") from None
-    if not isinstance(doc, dict):
-        raise GanthologyError(f"config file {path} must hold a mapping of setting: value.")
-    flat = {}
-    for k, v in doc.items():  # a run's config.yaml nests its two sections
-        if k in ("train", "model_config") and isinstance(v, dict):
-            flat.update(v)
-        elif k != "model":
-            flat[k] = v
-    known = {s.name: s for s in (*train_specs, *model_specs)}
-    out = {}
-    for k, v in flat.items():
-        key = k.replace("-", "_")
-        if key not in known:
-            raise GanthologyError(f"{path}: unknown setting {k!r}; see 'ganthology train MODEL --help'.")
-        out[key] = coerce(known[key], v, path)
-    return out
-
-
 def _train(model_name: str, kw: dict) -> None:
-    from .train import Trainer, TrainConfig
-    from .train.checkpoint import load_checkpoint
-    from .train.trainer import resolve_run
+    from .api import prepare_run
 
-    model_cls = get_model(model_name)
-    train_specs, model_specs = field_specs(TrainConfig), field_specs(model_cls.Config)
-    given = {k: v for k, v in kw.items() if v is not None and k not in ("config_file", "resume", "print_config")}
+    settings = {k: v for k, v in kw.items() if v is not None and k not in ("config_file", "resume", "print_config")}
     resume = kw["resume"]
-
-    if resume is not None:
-        # Continue a run: its own config, with only the run-length and hardware settings changeable.
-        src = kw.get("out") if resume == "__out__" else resume
-        if not src:
+    if resume == "__out__":  # bare --resume: the run in --out
+        if not settings.get("out"):
             raise GanthologyError("--resume without a path needs --out RUN_FOLDER.")
-        ckpt_path = resolve_run(src)
-        ckpt = load_checkpoint(ckpt_path)
-        if ckpt["model"] != model_name:
-            raise GanthologyError(
-                f"{ckpt_path} is a checkpoint of {ckpt['model']!r}, not {model_name!r}; "
-                f"resume it with 'ganthology train {ckpt['model']} --resume {src}'."
-            )
-        changeable = {"steps", "epochs", "device", "devices", "precision", "log_every", "sample_every",
-                      "ckpt_every", "progress", "out", "data_root"}
-        fixed = sorted(set(given) - changeable)
-        if fixed:
-            raise GanthologyError(
-                f"--{fixed[0].replace('_', '-')} cannot change when resuming; a resumed run keeps its "
-                "config (only steps/epochs, devices and logging intervals may change)."
-            )
-        train_vals = {**ckpt["config"]["train"], **{k: v for k, v in given.items() if k in changeable}}
-        if resume != "__out__" and "out" not in given:
-            train_vals["out"] = str(Path(ckpt_path).parent.parent if Path(src).is_file() else Path(src))
-        tcfg = TrainConfig(**train_vals)
-        mcfg = model_cls.Config(**ckpt["config"]["model_config"])
-        trainer = Trainer(model_name, mcfg, tcfg, resume=ckpt_path)
-    else:
-        values = _read_yaml(kw["config_file"], train_specs, model_specs) if kw["config_file"] else {}
-        values.update(given)
-        tnames = {s.name for s in train_specs}
-        tcfg = TrainConfig(**{k: v for k, v in values.items() if k in tnames})
-        mcfg = model_cls.Config(**{k: v for k, v in values.items() if k not in tnames})
-        tcfg.dataset = tcfg.dataset or model_cls.default_dataset
-        tcfg.out = tcfg.out or f"runs/{model_name}-{tcfg.dataset.replace(':', '_').replace('/', '_')}"
-        if (Path(tcfg.out) / "checkpoints" / "last.pt").exists() and not kw["print_config"]:
-            raise GanthologyError(
-                f"{tcfg.out} already holds a run; continue it with --resume, or choose another --out."
-            )
-        trainer = Trainer(model_name, mcfg, tcfg)
-
+        resume = settings["out"]
+    trainer = prepare_run(model_name, settings, config_file=kw["config_file"], resume=resume,
+                          allow_existing=kw["print_config"])
     if kw["print_config"]:
         click.echo(yaml.safe_dump(trainer.resolved_config(), sort_keys=False).rstrip())
         return
