@@ -36,6 +36,10 @@ def test_run_folder_contents(tmp_path):
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
     ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
     assert ckpt["step"] == 4 and ckpt["model"] == "dcgan" and set(ckpt["optimizers"]) == {"G", "D"}
+    # the Python API resumes from the run folder alone: the config comes from the checkpoint
+    ganthology.train_model("dcgan", resume=out, steps=6)
+    assert [int(r["step"]) for r in read_metrics(out / "metrics.csv")] == [1, 2, 3, 4, 5, 6]
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["config"]["model_config"]["ngf"] == 8
 
 
 @pytest.mark.parametrize("name", ganthology.list_models())
