@@ -79,9 +79,7 @@ class GanthologySide(Side):
     def __init__(self, name: str, data, args, channels_last: bool = True, frozen_d: bool = True,
                  precision: str = "32-true", adam: dict | None = None, note: str = ""):
         from ganthology.api import make_config
-        from ganthology.data import InMemoryLoader
         from ganthology.train import TrainConfig, Trainer
-        from ganthology.train.engine import FabricEngine
 
         self.name, self.note = name, note
         mcfg = make_config("dcgan", batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf)
@@ -92,21 +90,7 @@ class GanthologySide(Side):
             warnings.simplefilter("ignore")
             fabric = trainer._fabric()  # the trainer's own accelerator / precision resolution
             fabric.launch()
-        if hasattr(trainer, "_setup"):  # the trainer's own setup: model, optimizers, engine, loader
-            model, self.loader = trainer._setup(fabric)
-        else:  # older trainers: the same lines, as they were in Trainer.fit
-            torch.manual_seed(cfg.seed)
-            model = trainer.model_cls(mcfg, data.info())
-            conv = model.conv and cfg.channels_last
-            model = fabric.to_device(model)
-            if conv:
-                model = model.to(memory_format=torch.channels_last)
-            model.setup_optimizers()
-            model.opt = {k: fabric.setup_optimizers(o) for k, o in model.opt.items()}
-            model.engine = FabricEngine(fabric)
-            self.loader = InMemoryLoader(data, mcfg.batch_size, cfg.seed, fabric.global_rank,
-                                         fabric.world_size, fabric.device, conv)
-            torch.manual_seed(cfg.seed + 1)
+        model, self.loader = trainer._setup(fabric)  # the trainer's own setup: model, optimizers, loader
         if adam:  # ablation: the same Adam with other implementation options (foreach / fused)
             model.opt = {k: fabric.setup_optimizers(torch.optim.Adam(
                 o.param_groups[0]["params"], lr=o.param_groups[0]["lr"], betas=o.param_groups[0]["betas"],
