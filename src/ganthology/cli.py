@@ -1,4 +1,4 @@
-"""The `ganthology` command: list | train | sample | info.
+"""The `ganthology` command: list | train | sample | info | eval | evaluator.
 
 Built on click. `ganthology train MODEL` is generated per model: every field of TrainConfig and of
 the model's Config is an option, so `ganthology train wgan_gp --help` lists `--lambda-gp` with the
@@ -257,6 +257,71 @@ def info_cmd(path):
     else:
         click.echo("kind        generator export (sampling networks only)")
     click.echo("config      " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(model.cfg).items()))
+
+
+# --- evaluation -------------------------------------------------------------------------------
+@cli.group("evaluator")
+def evaluator_group():
+    """Feature networks for metrics: `ganthology evaluator train mnist-lenet`."""
+
+
+@evaluator_group.command("list")
+def evaluator_list():
+    """The evaluators, and whether each is trained (cached)."""
+    from .metrics import EVALUATORS, evaluator_path
+
+    for name, spec in EVALUATORS.items():
+        path = evaluator_path(name)
+        state = "not trained"
+        if path.with_suffix(".json").is_file():
+            import json
+
+            meta = json.loads(path.with_suffix(".json").read_text())
+            state = f"trained, test accuracy {meta['test_accuracy']:.2%}  ({path})"
+        click.echo(f"{name:15} on {spec.dataset:14} {state}")
+
+
+@evaluator_group.command("train")
+@click.argument("name")
+@click.option("--data-root", default=None, help="Folder holding the dataset [default: $GANTHOLOGY_DATA].")
+@click.option("--seed", type=int, default=0, show_default=True)
+def evaluator_train(name, data_root, seed):
+    """Train an evaluator on its dataset, check its test accuracy and cache it."""
+    from .metrics import train_evaluator
+
+    ev = train_evaluator(name, data_root, seed=seed, log=click.echo)
+    click.echo(f"cached {name} (test accuracy {ev.meta['test_accuracy']:.2%})")
+
+
+@cli.command("eval")
+@click.argument("path")
+@click.option("--evaluator", "evaluator_name", default="mnist-lenet", show_default=True)
+@click.option("--n", "n", type=int, default=10_000, show_default=True, help="Number of samples.")
+@click.option("--data-root", default=None, help="Where the evaluator's dataset lives [default: $GANTHOLOGY_DATA].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the numbers [default: RUN/eval_EVALUATOR.json, or eval_EVALUATOR.json].")
+def eval_cmd(path, evaluator_name, n, data_root, seed, json_path):
+    """Score a trained model (run folder, checkpoint or export) against real test images."""
+    import json
+
+    from .api import load
+    from .metrics import load_evaluator
+    from .metrics.evaluate import evaluate_model
+
+    if n < 2:
+        raise GanthologyError("--n must be at least 2.")
+    ev = load_evaluator(evaluator_name)
+    model = load(path)
+    results = evaluate_model(model, ev, n=n, data_root=data_root, seed=seed)
+    record = {"model": model.name, "source": model.source, "evaluator": ev.name,
+              "evaluator_test_accuracy": ev.meta.get("test_accuracy"), "n": n, "seed": seed, **results}
+    for k, v in results.items():
+        click.echo(f"{k:28} {v:.4f}" if isinstance(v, float) else f"{k:28} {v}")
+    p = Path(path)
+    out = Path(json_path) if json_path else (p if p.is_dir() else Path(".")) / f"eval_{ev.name}.json"
+    out.write_text(json.dumps(record, indent=2))
+    click.echo(f"wrote {out}")
 
 
 # --- entry point ------------------------------------------------------------------------------
