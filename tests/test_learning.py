@@ -10,19 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.linalg
 import torch
 import torch.nn.functional as F
 
 import ganthology
-
-
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    mu1, mu2 = a.mean(0), b.mean(0)
-    eye = 1e-6 * np.eye(a.shape[1])  # the corner pixels of digits never vary: keep covariances invertible
-    s1, s2 = np.cov(a, rowvar=False) + eye, np.cov(b, rowvar=False) + eye
-    covmean = scipy.linalg.sqrtm(s1 @ s2).real
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+from ganthology.metrics import frechet_distance
 
 
 def real_digits() -> np.ndarray:
