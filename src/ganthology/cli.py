@@ -150,7 +150,7 @@ def sample_cmd(path, n, out, nrow, individual, labels, input_path, resize, seed,
     import torch
 
     from .api import load
-    from .viz import save_grid, save_images
+    from .viz import match_channels, save_grid, save_images
 
     if n < 1:
         raise GanthologyError("--n must be at least 1.")
@@ -166,7 +166,7 @@ def sample_cmd(path, n, out, nrow, individual, labels, input_path, resize, seed,
         A, names = _read_inputs(input_path, model, resize)
         images = model.sample(A=A)
         nrow = nrow or 8  # four input | output pairs per row
-        grid = torch.stack([_match_channels(A, images), images], 1).flatten(0, 1)  # input | output
+        grid = torch.stack([match_channels(A, images), images], 1).flatten(0, 1)  # input | output
     else:
         if labels is not None:
             if model.task != "conditional":
@@ -218,12 +218,6 @@ def _read_inputs(input_path: str, model, resize: bool):
             img = resize_uint8(img.unsqueeze(0), s)[0]
         imgs.append(img)
     return to_model_range(torch.stack(imgs)).to(model.device), [x.name for x in paths]
-
-
-def _match_channels(A, B):
-    if A.shape[1] == B.shape[1]:
-        return A
-    return A.expand(-1, B.shape[1], -1, -1) if A.shape[1] == 1 else A[:, : B.shape[1]]
 
 
 # --- info -------------------------------------------------------------------------------------

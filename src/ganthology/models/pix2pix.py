@@ -100,9 +100,9 @@ class Pix2Pix(GANModel):
             self.G.train(was_training)
 
     def preview(self, batch):
+        from ..viz import match_channels  # on use: viz imports torchvision, which `list` never needs
+
         A, B = batch["A"][:8], batch["B"][:8]
         fake = self.sample(A=A)
-        if A.shape[1] != B.shape[1]:  # show a 1-channel input beside 3-channel outputs
-            A = A.expand(-1, B.shape[1], -1, -1) if A.shape[1] == 1 else A[:, : B.shape[1]]
-        rows = torch.stack([A, fake, B], dim=1).flatten(0, 1)  # (N, 3, C, H, W) -> (3N, C, H, W)
+        rows = torch.stack([match_channels(A, B), fake, B], dim=1).flatten(0, 1)  # (N, 3, C, H, W) -> (3N, C, H, W)
         return rows, 6  # two examples per row: input | output | target

@@ -60,12 +60,10 @@ class DCGANDiscriminator(nn.Module):
         ch = ndf
         # First layer: no normalization. (B, C, s, s) -> (B, ndf, s/2, s/2)
         layers: list[nn.Module] = [nn.Conv2d(channels, ch, 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        size = image_size // 2
         for _ in range(n_down - 1):  # (B, ch, s, s) -> (B, 2ch, s/2, s/2)
-            size //= 2
             layers += [
                 nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == "none"),
-                _norm(norm, ch * 2, size),
+                _norm(norm, ch * 2),
                 nn.LeakyReLU(0.2, True),
             ]
             ch *= 2
@@ -77,7 +75,7 @@ class DCGANDiscriminator(nn.Module):
         return self.head(self.features(x)).flatten()
 
 
-def _norm(kind: str, ch: int, size: int) -> nn.Module:
+def _norm(kind: str, ch: int) -> nn.Module:
     if kind == "batch":
         return nn.BatchNorm2d(ch)
     if kind == "layer":

@@ -1,3 +1,3 @@
-from .grid import save_grid, save_images
+from .grid import match_channels, save_grid, save_images
 
-__all__ = ["save_grid", "save_images"]
+__all__ = ["match_channels", "save_grid", "save_images"]

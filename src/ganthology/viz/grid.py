@@ -31,6 +31,15 @@ def _write_png(img: torch.Tensor, path: Path) -> None:
     Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr).save(path)
 
 
+def match_channels(images: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """`images` with as many channels as `like`, to show inputs beside outputs in one grid: a
+    1-channel image is repeated, extra channels are dropped."""
+    c = like.shape[1]
+    if images.shape[1] == c:
+        return images
+    return images.expand(-1, c, -1, -1) if images.shape[1] == 1 else images[:, :c]
+
+
 def save_images(images: torch.Tensor, folder: str | Path, prefix: str = "sample") -> list[Path]:
     """Each image as its own PNG: folder/prefix_00000.png, ..."""
     folder = Path(folder)
