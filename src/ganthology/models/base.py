@@ -35,6 +35,16 @@ class DataInfo:
     num_classes: int = 0  # > 0 when batches carry labels `y`
     paired: bool = False  # batches carry aligned `A` (input) and `B` (target) instead of `x`
     in_channels: int = 0  # channels of `A` in a paired dataset
+    dim: int = 0  # > 0 for vector data (the 2-D toys ring8, grid25): samples are (dim,), not images
+
+    @property
+    def is_vector(self) -> bool:
+        return self.dim > 0
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Shape of one sample: (dim,) for vector data, (channels, size, size) for images."""
+        return (self.dim,) if self.is_vector else (self.channels, self.image_size, self.image_size)
 
     def to_dict(self) -> dict:
         return asdict(self)

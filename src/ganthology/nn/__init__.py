@@ -1,5 +1,6 @@
 """Blocks that several papers use identically. A block moves here only when it is shared as is."""
 from .dcgan import DCGANDiscriminator, DCGANGenerator
+from .factory import MLPDiscriminator, MLPGenerator, make_discriminator, make_generator
 from .init import dcgan_init
 from .mlp import Maxout
 from .patchgan import PatchGANDiscriminator
@@ -8,8 +9,12 @@ from .unet import UNetGenerator
 __all__ = [
     "DCGANDiscriminator",
     "DCGANGenerator",
+    "MLPDiscriminator",
+    "MLPGenerator",
     "Maxout",
     "PatchGANDiscriminator",
     "UNetGenerator",
     "dcgan_init",
+    "make_discriminator",
+    "make_generator",
 ]
