@@ -46,7 +46,7 @@ def train_model(model_name: str, resume: str | Path | None = None, config_file: 
 
 # Settings that may differ when a run is resumed: its length, its hardware, its bookkeeping.
 RESUMABLE_CHANGES = {"steps", "epochs", "device", "devices", "precision", "log_every", "sample_every",
-                     "ckpt_every", "progress", "out", "data_root"}
+                     "ckpt_every", "progress", "out", "data_root", "eval_every", "eval_n"}
 
 
 def prepare_run(model_name: str, settings: dict, config_file: str | None = None,
@@ -145,6 +145,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> GANModel:
     if p.suffix in (".safetensors", ".json"):
         meta, tensors = load_export(p)
         model = build_model(meta["model"], meta["config"]["model_config"], meta["data"])
+        model.run_config = meta["config"]
         for name in model.sampling_modules:
             prefix = f"{name}."
             sub = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
@@ -152,6 +153,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> GANModel:
     else:
         ckpt = load_checkpoint(p)
         model = build_model(ckpt["model"], ckpt["config"]["model_config"], ckpt["data"])
+        model.run_config = ckpt["config"]
         _load_into(model, ckpt["state"], p)
     model.to(device).eval()
     model.source = str(p)

@@ -1,16 +1,18 @@
-"""Scores computed from an evaluator's class probabilities."""
+"""Scores computed from an evaluator's class probabilities, and paired-image scores."""
 from __future__ import annotations
-
 
 import torch
 
 
-def inception_score(probs: torch.Tensor) -> float:
-    """exp(E_x KL(p(y|x) || p(y))) (Salimans et al., 2016), from an evaluator's (N, K)
-    probabilities: K for confident samples spread evenly over K classes, 1 for a single class."""
-    p = probs.double().clamp_min(1e-12)
-    marginal = p.mean(dim=0, keepdim=True)
-    return float(torch.exp((p * (p.log() - marginal.log())).sum(dim=1).mean()))
+def inception_score(probs: torch.Tensor, splits: int = 10, seed: int = 0) -> tuple[float, float]:
+    """exp(E_x KL(p(y|x) || p(y))) (Salimans et al., 2016, section 4), from an evaluator's (N, K)
+    probabilities, as mean and std over `splits` shuffled parts (10 in the paper): K for confident
+    samples spread evenly over K classes, 1 for a single class. torch-fidelity's arithmetic."""
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
+    log_p = probs.detach().cpu().double().clamp_min(1e-30).log()  # softmax(log p) = p
+    out = isc_features_to_metric(log_p, splits=splits, shuffle=splits > 1, rng_seed=seed)
+    return float(out["inception_score_mean"]), float(out["inception_score_std"])
 
 
 def class_coverage(probs: torch.Tensor) -> tuple[int, float]:
@@ -28,4 +30,16 @@ def conditional_accuracy(probs: torch.Tensor, requested: torch.Tensor) -> float:
     return float((probs.argmax(dim=1).cpu() == requested.cpu()).double().mean())
 
 
-__all__ = ["class_coverage", "conditional_accuracy", "inception_score"]
+def psnr_ssim(pred: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
+    """Mean per-image PSNR (dB) and SSIM (Wang et al., 2004; 11x11 Gaussian window, sigma 1.5) of
+    images in [-1, 1], computed by torchmetrics on [0, 1] (data range 1)."""
+    from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+
+    p = ((pred.detach().float().cpu() + 1) / 2).clamp(0, 1)
+    t = ((target.detach().float().cpu() + 1) / 2).clamp(0, 1)
+    psnr = peak_signal_noise_ratio(p, t, data_range=1.0, dim=(1, 2, 3))
+    ssim = structural_similarity_index_measure(p, t, data_range=1.0)
+    return float(psnr), float(ssim)
+
+
+__all__ = ["class_coverage", "conditional_accuracy", "inception_score", "psnr_ssim"]

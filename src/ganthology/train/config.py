@@ -22,4 +22,7 @@ class TrainConfig:
     sample_every: int = 500  # steps between sample grids (from a fixed seed)
     ckpt_every: int = 1000  # steps between checkpoints (one is always written at the end)
     n_samples: int = 64  # images in a sample grid
+    eval_every: int = 0  # steps between evaluations (0: none); values go to metrics.csv as eval_*
+    eval_metric: str | None = None  # kept-best criterion, e.g. fd_mnist-lenet [default: fd_ of the dataset's evaluator]
+    eval_n: int = 2000  # samples per evaluation
     progress: bool = True  # progress bar on the terminal

@@ -73,7 +73,7 @@ def plot_losses(metrics_csv: Path, png: Path) -> None:
     if not rows:
         return
     skip = {"step", "epoch", "images_per_s"}
-    keys = [k for k in rows[0] if k not in skip]
+    keys = [k for k in rows[0] if k not in skip and not k.startswith("eval_")]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     for k in keys:
         pts = [(int(r["step"]), float(r[k])) for r in rows if r.get(k) not in (None, "")]
