@@ -28,6 +28,15 @@ TINY = {
     "wgan_gp": dict(ngf=8, ndf=8, n_critic=2, batch_size=8),
     "cgan": dict(g_z_hidden=16, g_y_hidden=16, g_hidden=32, d_x_units=16, d_y_units=8, d_units=16, batch_size=8),
     "pix2pix": dict(ngf=8, ndf=8, batch_size=4),
+    "began": dict(z_dim=8, h=8, n=8, batch_size=8),
+    "ebgan": dict(z_dim=16, ngf=8, ndf=8, batch_size=8),
+    "lsgan": dict(z_dim=16, ngf=8, ndf=8, batch_size=8),
+    "wgan": dict(ngf=8, ndf=8, n_critic=2, batch_size=8),
+    "wgan_div": dict(ngf=8, ndf=8, n_critic=2, batch_size=8),
+    "dragan": dict(ngf=8, ndf=8, batch_size=8),
+    "bgan": dict(ngf=8, ndf=8, batch_size=8),
+    "softmax_gan": dict(ngf=8, ndf=8, batch_size=8),
+    "relativistic_gan": dict(variant="average", ngf=8, ndf=8, batch_size=8),
 }
 
 

@@ -133,12 +133,13 @@ def _train(model_name: str, kw: dict) -> None:
 # --- sample -----------------------------------------------------------------------------------
 @cli.command("sample")
 @click.argument("path")
-@click.option("--n", "n", type=int, default=64, show_default=True, help="Number of images.")
+@click.option("--n", "n", type=int, default=None, help="Number of images [default: 64; 1000 points for 2-D toy data].")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
-              help="Grid PNG to write [default: PATH/samples/sample.png for a run folder, else samples.png].")
+              help="Grid PNG to write (a scatter plot over the data for 2-D toy data) "
+                   "[default: PATH/samples/sample.png for a run folder, else samples.png].")
 @click.option("--nrow", type=int, default=None, help="Images per grid row [default: 8, or one class per column].")
 @click.option("--individual", type=click.Path(file_okay=False), default=None,
-              help="Also write each image as its own PNG into this folder.")
+              help="Also write each image as its own PNG into this folder (2-D toy data: points.csv).")
 @click.option("--labels", type=str, default=None, help="Conditional models: class labels, e.g. 7 or 0,1,2.")
 @click.option("--input", "input_path", type=click.Path(), default=None,
               help="Translation models: an input image or a folder of them.")
@@ -152,12 +153,22 @@ def sample_cmd(path, n, out, nrow, individual, labels, input_path, resize, seed,
     from .api import load
     from .viz import match_channels, save_grid, save_images
 
-    if n < 1:
+    if n is not None and n < 1:
         raise GanthologyError("--n must be at least 1.")
     if device == "cuda" and not torch.cuda.is_available():
         raise GanthologyError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu.")
     model = load(path, device=device)
     torch.manual_seed(seed)
+    p = Path(path)
+    default_out = (p / "samples" / "sample.png") if p.is_dir() else Path("samples.png")
+    if model.data.is_vector:
+        if labels is not None or input_path is not None:
+            raise GanthologyError(
+                f"{model.name} was trained on the points of {model.data.name!r}; drop --labels and --input."
+            )
+        _sample_points(model, n or 1000, out or default_out, individual)
+        return
+    n = n or 64
     cond = {}
     names: list[str] = []
     if model.task == "translation":
@@ -180,8 +191,6 @@ def sample_cmd(path, n, out, nrow, individual, labels, input_path, resize, seed,
         if nrow is None:
             nrow = model.data.num_classes if (model.task == "conditional" and labels is None) else 8
         grid = images
-    p = Path(path)
-    default_out = (p / "samples" / "sample.png") if p.is_dir() else Path("samples.png")
     grid_path = save_grid(grid, out or default_out, nrow=nrow)
     click.echo(f"wrote {grid_path}")
     if individual:
@@ -190,6 +199,27 @@ def sample_cmd(path, n, out, nrow, individual, labels, input_path, resize, seed,
             for w, name in zip(written, names):
                 w.rename(w.with_name(f"{Path(name).stem}.png"))
         click.echo(f"wrote {len(written)} images to {individual}")
+
+
+def _sample_points(model, n: int, out: Path, individual: str | None) -> None:
+    """Vector data: a scatter plot of n samples over the dataset's held-out points."""
+    from .data import build_dataset
+    from .viz import save_scatter
+
+    points = model.sample(n).float().cpu()
+    try:
+        real = build_dataset(model.data.name, train=False).tensors["x"][:1000]
+    except GanthologyError:  # data the package cannot rebuild: the samples alone
+        real = None
+    png = save_scatter(points, out, data=real, title=f"{model.name} on {model.data.name}, {n} samples")
+    click.echo(f"wrote {png}")
+    if individual:
+        folder = Path(individual)
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = [",".join(f"x{i}" for i in range(points.shape[1]))]
+        lines += [",".join(f"{v:.6g}" for v in row) for row in points.tolist()]
+        (folder / "points.csv").write_text("\n".join(lines) + "\n")
+        click.echo(f"wrote {n} points to {folder / 'points.csv'}")
 
 
 def _read_inputs(input_path: str, model, resize: bool):
@@ -238,7 +268,8 @@ def info_cmd(path):
     click.echo(f"model       {model.name}  ({cls.paper})")
     click.echo(f"file        {model.source}")
     d = model.data
-    click.echo(f"data        {d.name}: {d.channels}x{d.image_size}x{d.image_size}"
+    shape = f"{d.dim}-D points" if d.is_vector else f"{d.channels}x{d.image_size}x{d.image_size}"
+    click.echo(f"data        {d.name}: {shape}"
                + (f", {d.num_classes} classes" if d.num_classes else "") + (", paired" if d.paired else ""))
     for name, module in model.named_children():
         n = sum(p.numel() for p in module.parameters())
@@ -261,18 +292,21 @@ def evaluator_group():
 
 @evaluator_group.command("list")
 def evaluator_list():
-    """The evaluators, and whether each is trained (cached)."""
+    """The evaluators, and whether each is trained (cached) or its weights are present."""
+    import json
+
     from .metrics import EVALUATORS, evaluator_path
 
     for name, spec in EVALUATORS.items():
         path = evaluator_path(name)
-        state = "not trained"
-        if path.with_suffix(".json").is_file():
-            import json
-
+        if spec.kind == "inception":
+            state = f"weights {'found' if path.is_file() else 'not found'} at {path}"
+        elif path.with_suffix(".json").is_file():
             meta = json.loads(path.with_suffix(".json").read_text())
             state = f"trained, test accuracy {meta['test_accuracy']:.2%}  ({path})"
-        click.echo(f"{name:15} on {spec.dataset:14} {state}")
+        else:
+            state = "not trained"
+        click.echo(f"{name:15} on {spec.dataset or 'any RGB':14} {state}")
 
 
 @evaluator_group.command("train")
@@ -289,33 +323,96 @@ def evaluator_train(name, data_root, seed):
 
 @cli.command("eval")
 @click.argument("path")
-@click.option("--evaluator", "evaluator_name", default="mnist-lenet", show_default=True)
-@click.option("--n", "n", type=int, default=10_000, show_default=True, help="Number of samples.")
-@click.option("--data-root", default=None, help="Where the evaluator's dataset lives [default: $GANTHOLOGY_DATA].")
+@click.option("--evaluator", "evaluator_name", default=None,
+              help="Feature network [default: the one trained on the model's dataset, else inception-v3].")
+@click.option("--metrics", "metrics", default=None,
+              help="Comma-separated subset of fd,kid,is,pr,classes,accuracy,psnr,ssim,l1 [default: all that apply].")
+@click.option("--n", "n", type=int, default=10_000, show_default=True, help="Number of samples of a model.")
+@click.option("--reference", default=None,
+              help="Dataset whose test split is the real set [default: the evaluator's, else the model's].")
+@click.option("--data-root", default=None, help="Where the datasets live [default: $GANTHOLOGY_DATA].")
+@click.option("--inception-weights", default=None, type=click.Path(dir_okay=False),
+              help="Inception-v3 weights file (torch-fidelity's) for --evaluator inception-v3.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="Where to write the numbers [default: RUN/eval_EVALUATOR.json, or eval_EVALUATOR.json].")
-def eval_cmd(path, evaluator_name, n, data_root, seed, json_path):
-    """Score a trained model (run folder, checkpoint or export) against real test images."""
+              help="Where to write the numbers [default: RUN/eval_EVALUATOR.json, or ./eval_EVALUATOR.json].")
+def eval_cmd(path, evaluator_name, metrics, n, reference, data_root, inception_weights, seed, json_path):
+    """Score a trained model (run folder, checkpoint or export), or a folder / .npz of images,
+    against real test images. Prints a table and writes a JSON file."""
     import json
 
-    from .api import load
     from .metrics import load_evaluator
-    from .metrics.evaluate import evaluate_model
+    from .metrics.evaluate import default_evaluator, evaluate_model, load_images, parse_metrics, score_images
 
+    chosen = parse_metrics(metrics)
     if n < 2:
         raise GanthologyError("--n must be at least 2.")
-    ev = load_evaluator(evaluator_name)
-    model = load(path)
-    results = evaluate_model(model, ev, n=n, data_root=data_root, seed=seed)
-    record = {"model": model.name, "source": model.source, "evaluator": ev.name,
-              "evaluator_test_accuracy": ev.meta.get("test_accuracy"), "n": n, "seed": seed, **results}
+    p = Path(path)
+    is_images = p.suffix == ".npz" or (p.is_dir() and not (p / "checkpoints").is_dir()
+                                        and not (p / "generator.safetensors").is_file())
+    record: dict = {"source": str(p)}
+    if is_images:
+        images = load_images(p)
+        name = evaluator_name or default_evaluator(reference)
+        ev = load_evaluator(name, inception_weights)
+        ref_name = reference or ev.spec.dataset
+        results = score_images(ev, images, None, None, chosen, ref_name, data_root, seed)
+        record |= {"images": len(images)}
+    else:
+        from .api import load
+
+        model = load(path)
+        record |= {"model": model.name, "source": model.source}
+        ev, ref_name = None, model.data.name
+        if model.task != "translation":
+            ev = load_evaluator(evaluator_name or default_evaluator(model.data.name), inception_weights)
+            ref_name = reference or ev.spec.dataset or model.data.name
+        results = evaluate_model(model, ev, n=n, data_root=data_root, seed=seed, metrics=chosen,
+                                 reference=ref_name)
+        record |= {"n": results.pop("n", n), "seed": seed}
+    if ev is not None:
+        record |= {"evaluator": ev.name, "evaluator_test_accuracy": ev.meta.get("test_accuracy"),
+                   "reference": ref_name}
+    record |= results
     for k, v in results.items():
         click.echo(f"{k:28} {v:.4f}" if isinstance(v, float) else f"{k:28} {v}")
-    p = Path(path)
-    out = Path(json_path) if json_path else (p if p.is_dir() else Path(".")) / f"eval_{ev.name}.json"
+    tag = ev.name if ev is not None else "paired"
+    out = Path(json_path) if json_path else (p if p.is_dir() and not is_images else Path(".")) / f"eval_{tag}.json"
     out.write_text(json.dumps(record, indent=2))
     click.echo(f"wrote {out}")
+
+
+@cli.command("bench")
+@click.argument("models", nargs=-1)
+@click.option("--steps", type=int, default=500, show_default=True, help="Training steps per model.")
+@click.option("--dataset", default=None, help="Dataset for every model [default: each model's default].")
+@click.option("--n", "n", type=int, default=10_000, show_default=True, help="Samples scored per model.")
+@click.option("--out", default="runs/bench", show_default=True, type=click.Path(file_okay=False),
+              help="Where the runs and their bench.json records go.")
+@click.option("--docs", default="docs/results.md", show_default=True, type=click.Path(dir_okay=False),
+              help="Markdown file whose bench table is regenerated from every record under --out.")
+@click.option("--data-root", default=None, help="Where the datasets live [default: $GANTHOLOGY_DATA].")
+@click.option("--table-only", is_flag=True, help="Only regenerate the table from existing records.")
+def bench_cmd(models, steps, dataset, n, out, docs, data_root, table_only):
+    """Train MODELS (default: all) for a fixed budget, score them untrained and trained with the
+    evaluator of their dataset, and regenerate the results table of --docs."""
+    from .bench import bench_model, write_table
+
+    if not table_only:
+        names = list(models) or list_models()
+        for name in names:
+            get_model(name)  # unknown names fail before anything trains
+        for name in names:
+            try:
+                bench_model(name, Path(out), steps, dataset, n, data_root, log=click.echo)
+            except GanthologyError as e:
+                if models:  # asked for by name: a real error
+                    raise
+                click.echo(f"skipped {name}: {e}")  # e.g. an image-only model on a 2-D toy dataset
+                continue
+            write_table(Path(out), Path(docs))  # after each model, so an interrupted bench keeps its rows
+    rows = write_table(Path(out), Path(docs))
+    click.echo(f"wrote {rows} rows to {docs}")
 
 
 # --- entry point ------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ def downloads_allowed() -> bool:
 
 @dataclass
 class InMemoryDataset:
-    """Images as uint8 (N, C, H, W) under `x` (with int64 labels `y`), or aligned pairs `A`, `B`."""
+    """Images as uint8 (N, C, H, W) under `x` (with int64 labels `y`), or aligned pairs `A`, `B`;
+    or vector data (the 2-D toys) as float32 (N, D) points under `x`, used as they are."""
 
     name: str
     tensors: dict[str, torch.Tensor]
@@ -40,7 +41,9 @@ class InMemoryDataset:
         n = {len(t) for t in self.tensors.values()}
         assert len(n) == 1, "all tensors of a dataset must have the same length"
         for k, t in self.tensors.items():
-            if k != "y":
+            if k == "x" and t.dim() == 2:
+                assert t.dtype == torch.float32, "x: vector data must be float32 (N, D)"
+            elif k != "y":
                 assert t.dtype == torch.uint8 and t.dim() == 4, f"{k}: expected uint8 (N, C, H, W)"
 
     def __len__(self) -> int:
@@ -50,7 +53,14 @@ class InMemoryDataset:
     def paired(self) -> bool:
         return "A" in self.tensors
 
+    @property
+    def is_vector(self) -> bool:
+        return self.tensors["x"].dim() == 2 if "x" in self.tensors else False
+
     def info(self) -> DataInfo:
+        if self.is_vector:  # points, not images: no channels, no image size
+            return DataInfo(name=self.name, channels=0, image_size=0, num_classes=self.num_classes,
+                            dim=self.tensors["x"].shape[1])
         img = self.tensors["B" if self.paired else "x"]
         return DataInfo(
             name=self.name,
@@ -109,7 +119,7 @@ class InMemoryLoader:
         if global_batch > len(dataset):
             raise GanthologyError(
                 f"batch size {batch_size} x {world_size} process(es) is larger than the dataset "
-                f"{dataset.name!r} of {len(dataset)} images; lower --batch-size."
+                f"{dataset.name!r} of {len(dataset)} items; lower --batch-size."
             )
         self.dataset, self.batch_size = dataset, batch_size
         self.seed, self.rank, self.world_size = seed, rank, world_size
@@ -139,11 +149,12 @@ class InMemoryLoader:
         return self.batch(idx)
 
     def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The items `idx` as a batch on the device: images float in [-1, 1], labels int64."""
+        """The items `idx` as a batch on the device: images float in [-1, 1], vector data as it is
+        stored, labels int64."""
         out = {}
         for k, t in self._tensors.items():
             v = t[idx.to(t.device)].to(self.device, non_blocking=True)
-            if k != "y":
+            if v.dtype == torch.uint8:
                 v = to_model_range(v)
                 if self.channels_last:
                     v = v.contiguous(memory_format=torch.channels_last)

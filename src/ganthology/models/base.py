@@ -24,6 +24,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from ..errors import GanthologyError
+
 
 @dataclass
 class DataInfo:
@@ -74,9 +76,17 @@ class GANModel(nn.Module):
     sampling_modules: ClassVar[tuple[str, ...]] = ("G",)
     #: the networks that are convolutional and benefit from channels_last
     conv: ClassVar[bool] = True
+    #: whether the model also trains on vector data (DataInfo.dim > 0, the 2-D toys); a model
+    #: defined on images only (DCGAN, pix2pix, ...) sets False and refuses such data clearly
+    vector_data: ClassVar[bool] = True
 
     def __init__(self, cfg, data: DataInfo):
         super().__init__()
+        if data.is_vector and not self.vector_data:
+            raise GanthologyError(
+                f"{self.name} is defined on images and cannot train on {data.name!r}, which holds "
+                f"{data.dim}-D points; use an image dataset (digits, mnist, ...) or a model that takes points."
+            )
         self.cfg = cfg
         self.data = data
         self.opt: dict[str, torch.optim.Optimizer] = {}

@@ -79,6 +79,7 @@ class CGAN(GANModel):
     default_dataset = "mnist"
     Config = CGANConfig
     conv = False
+    vector_data = False  # its networks produce and read images
 
     def __init__(self, cfg: CGANConfig, data: DataInfo):
         super().__init__(cfg, data)

@@ -38,6 +38,7 @@ class DCGAN(GANModel):
     year = 2015
     default_dataset = "mnist"
     Config = DCGANConfig
+    vector_data = False  # all-convolutional by definition (section 3): images only
 
     def __init__(self, cfg: DCGANConfig, data: DataInfo):
         super().__init__(cfg, data)

@@ -10,10 +10,13 @@ perceptrons: G uses rectifier units, D maxout units with dropout (section 5).
 Layer sizes follow the authors' MNIST configuration (G: 1200-1200 ReLU, D: two maxout layers of 240
 units x 5 pieces, dropout 0.8 keep on the input, 0.5 on hidden layers). Departures, for speed and
 for our [-1, 1] image convention: Tanh output instead of sigmoid, and Adam instead of SGD with
-momentum (the paper's optimizer is kept a config switch away: --optimizer sgd --lr 0.1).
+momentum (the paper's optimizer is kept a config switch away: --optimizer sgd --lr 0.1). On vector
+data (the 2-D toys ring8 and grid25) the same MLPs take points, and G's output is linear: toy data
+is not bounded to [-1, 1], and a Tanh would clip it.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -41,24 +44,27 @@ class GANConfig:
 
 
 class Generator(nn.Module):
-    def __init__(self, z_dim: int, hidden: int, out_shape: tuple[int, int, int]):
+    """z (B, z_dim) -> x (B, *out_shape); `bounded`: Tanh output for images in [-1, 1], linear
+    output for vector data."""
+
+    def __init__(self, z_dim: int, hidden: int, out_shape: tuple[int, ...], bounded: bool = True):
         super().__init__()
         self.out_shape = out_shape
-        n_out = out_shape[0] * out_shape[1] * out_shape[2]
+        n_out = math.prod(out_shape)
         self.net = nn.Sequential(
             nn.Linear(z_dim, hidden), nn.ReLU(True),
             nn.Linear(hidden, hidden), nn.ReLU(True),
-            nn.Linear(hidden, n_out), nn.Tanh(),
+            nn.Linear(hidden, n_out), nn.Tanh() if bounded else nn.Identity(),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(z.shape[0], *self.out_shape)  # (B, z) -> (B, C, H, W)
+        return self.net(z).view(z.shape[0], *self.out_shape)  # (B, z) -> (B, C, H, W) or (B, D)
 
 
 class Discriminator(nn.Module):
-    def __init__(self, in_shape: tuple[int, int, int], units: int, pieces: int, p_in: float, p: float):
+    def __init__(self, in_shape: tuple[int, ...], units: int, pieces: int, p_in: float, p: float):
         super().__init__()
-        n_in = in_shape[0] * in_shape[1] * in_shape[2]
+        n_in = math.prod(in_shape)
         self.net = nn.Sequential(
             nn.Dropout(p_in), Maxout(n_in, units, pieces),
             nn.Dropout(p), Maxout(units, units, pieces),
@@ -79,8 +85,8 @@ class GAN(GANModel):
 
     def __init__(self, cfg: GANConfig, data: DataInfo):
         super().__init__(cfg, data)
-        shape = (data.channels, data.image_size, data.image_size)
-        self.G = Generator(cfg.z_dim, cfg.g_hidden, shape)
+        shape = data.sample_shape  # (C, H, W) for images, (dim,) for vector data
+        self.G = Generator(cfg.z_dim, cfg.g_hidden, shape, bounded=not data.is_vector)
         self.D = Discriminator(shape, cfg.d_units, cfg.d_pieces, cfg.d_dropout_in, cfg.d_dropout)
 
     def optimizers(self):

@@ -42,6 +42,7 @@ class Pix2Pix(GANModel):
     task = "translation"
     default_dataset = "edges2digits"
     Config = Pix2PixConfig
+    vector_data = False  # translates images
 
     def __init__(self, cfg: Pix2PixConfig, data: DataInfo):
         super().__init__(cfg, data)

@@ -6,6 +6,8 @@ too simple functions and makes training slow or unstable (section 3), WGAN-GP pe
 the critic's gradient at random points between real and generated samples (eq. 3):
 L = E[D(G(z))] - E[D(x)] + lambda E[(||grad D(x_hat)||_2 - 1)^2]. The critic takes n_critic steps
 per generator step and has no BatchNorm, because the penalty is defined per sample (section 4).
+On images the networks are DCGAN-style (the authors' gan_mnist.py / gan_cifar.py); on vector data
+(the 2-D toys of section 4, figure 1) they are ReLU MLPs, as in the authors' gan_toy.py.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from ..losses import gradient_penalty, wasserstein_d_loss, wasserstein_g_loss
-from ..nn import DCGANDiscriminator, DCGANGenerator, dcgan_init
+from ..nn import dcgan_init, make_discriminator, make_generator
 from ..registry import register_model
 from .base import DataInfo, GANModel, frozen
 
@@ -22,8 +24,8 @@ from .base import DataInfo, GANModel, frozen
 @dataclass
 class WGANGPConfig:
     z_dim: int = 128  # the authors' code (gan_mnist.py / gan_cifar.py): 128-d Gaussian noise
-    ngf: int = 64  # DCGAN-style generator width (the authors' DIM = 64)
-    ndf: int = 64  # critic width
+    ngf: int = 64  # DCGAN-style generator width (the authors' DIM = 64); MLP hidden units / 2 on points
+    ndf: int = 64  # critic width; MLP hidden units / 2 on points
     critic_norm: str = "layer"  # section 4: "no critic batch normalization"; layer norm suggested
     lambda_gp: float = 10.0  # algorithm 1: lambda = 10
     n_critic: int = 5  # algorithm 1: n_critic = 5
@@ -42,9 +44,10 @@ class WGANGP(GANModel):
 
     def __init__(self, cfg: WGANGPConfig, data: DataInfo):
         super().__init__(cfg, data)
-        self.G = DCGANGenerator(cfg.z_dim, data.channels, data.image_size, cfg.ngf)
-        self.D = DCGANDiscriminator(data.channels, data.image_size, cfg.ndf, norm=cfg.critic_norm)
-        self.apply(dcgan_init)
+        self.G = make_generator(data, cfg.z_dim, cfg.ngf)  # DCGAN-style for images, MLP for points
+        self.D = make_discriminator(data, cfg.ndf, norm=cfg.critic_norm)  # critic: no BatchNorm
+        if not data.is_vector:
+            self.apply(dcgan_init)  # the MLPs keep PyTorch's default initialization
 
     def optimizers(self):
         betas = (self.cfg.beta1, self.cfg.beta2)

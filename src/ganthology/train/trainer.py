@@ -8,6 +8,7 @@ a fixed seed, atomic checkpoints that resume exactly, and the generator export.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import signal
@@ -21,13 +22,14 @@ import yaml
 from ..data import InMemoryLoader, build_dataset
 from ..errors import GanthologyError
 from ..registry import get_model
-from ..viz import save_grid
-from .checkpoint import export_generator, load_checkpoint, save_checkpoint
+from ..viz import save_grid, save_scatter
+from .checkpoint import atomic_write, export_generator, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .engine import FabricEngine
 from .logger import MetricsLogger, plot_losses
 
 DEFAULT_STEPS = 2000
+SCATTER_POINTS = 1000  # generated and real points in a preview of vector data (a grid shows n_samples)
 PRECISIONS = {"32": "32-true", "32-true": "32-true", "16": "16-mixed", "16-mixed": "16-mixed",
               "bf16": "bf16-mixed", "bf16-mixed": "bf16-mixed"}
 
@@ -95,6 +97,7 @@ class Trainer:
         rank, world = fabric.global_rank, fabric.world_size
         out = Path(cfg.out)
         model, loader = self._setup(fabric)
+        judge = self._evaluation(model) if cfg.eval_every and rank == 0 else None
         total = self._total_steps(loader)
         step = self._restore(load_checkpoint(self.resume), model, loader, fabric) if self.resume else 0
 
@@ -108,7 +111,7 @@ class Trainer:
 
             bar = tqdm(total=total, initial=step, desc=self.model_name, dynamic_ncols=True,
                        mininterval=0.2 if sys.stderr.isatty() else 10.0)
-        fixed = loader.fixed_batch(cfg.n_samples)
+        fixed = loader.fixed_batch(SCATTER_POINTS if model.data.is_vector else cfg.n_samples)
         restore_signals = self._install_signal_handlers(world)
 
         sums: dict[str, torch.Tensor] = {}
@@ -135,9 +138,11 @@ class Trainer:
                 if bar is not None:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k not in ("step", "epoch")})
             if rank == 0 and (step % cfg.sample_every == 0 or last):
-                self._sample_grid(model, fixed, out / "samples" / f"step_{step:07d}.png")
+                self._sample_grid(model, fixed, out / "samples" / f"step_{step:07d}.png", step)
             if step % cfg.ckpt_every == 0 or last:
                 self._checkpoint(out, model, loader, fabric, step)
+            if cfg.eval_every and (step % cfg.eval_every == 0 or last):
+                self._evaluate(judge, model, loader, fabric, step, out, logger)
             if step % cfg.log_every == 0 or last:  # the next interval's speed excludes grids and checkpoints
                 sums, count, t0 = {}, 0, time.perf_counter()
 
@@ -164,7 +169,7 @@ class Trainer:
         data = build_dataset(cfg.dataset, cfg.data_root, cfg.image_size, direction=cfg.direction)
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         model = self.model_cls(self.model_cfg, data.info())
-        channels_last = model.conv and cfg.channels_last
+        channels_last = model.conv and cfg.channels_last and not model.data.is_vector
         model = fabric.to_device(model)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -196,15 +201,19 @@ class Trainer:
         return dict(zip(keys, vec.tolist()))
 
     # --- sampling, checkpoints ------------------------------------------------------------------
-    def _sample_grid(self, model, fixed: dict, path: Path) -> None:
-        """A grid from a fixed seed: the same noise at every step, and the training RNG untouched."""
+    def _sample_grid(self, model, fixed: dict, path: Path, step: int = 0) -> None:
+        """A grid from a fixed seed: the same noise at every step, and the training RNG untouched.
+        For vector data (the 2-D toys) a scatter plot of samples over the fixed real points."""
         devices = [model.device.index or 0] if model.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.cfg.seed + 12345)
             model.eval()
             images, nrow = model.preview(fixed)
             model.train()
-        save_grid(images, path, nrow=nrow)
+        if model.data.is_vector:
+            save_scatter(images, path, data=fixed["x"], title=f"{self.model_name} on {model.data.name}, step {step}")
+        else:
+            save_grid(images, path, nrow=nrow)
 
     def _broadcast_state(self, model, buffers_only: bool = False) -> None:
         import torch.distributed as dist
@@ -213,7 +222,35 @@ class Trainer:
         for t in tensors:
             dist.broadcast(t, src=0)
 
-    def _checkpoint(self, out: Path, model, loader, fabric, step: int) -> None:
+    # --- evaluation during training -----------------------------------------------------------
+    def _evaluation(self, model):
+        """The --eval-every criterion, resolved (evaluator loaded) before training starts."""
+        from ..metrics.evaluate import EvalCriterion
+
+        return EvalCriterion(self.cfg.eval_metric, model, self.cfg)
+
+    def _evaluate(self, judge, model, loader, fabric, step: int, out: Path, logger) -> None:
+        """Score the model (rank 0, eval mode, training RNG untouched), log the value, and keep the
+        checkpoint with the best value so far as checkpoints/best.pt (its value in best.json)."""
+        improved = False
+        if fabric.global_rank == 0:
+            model.eval()
+            value = judge(model)
+            model.train()
+            logger.log({"step": step, f"eval_{judge.key}": round(value, 6)})
+            best_file = out / "checkpoints" / "best.json"
+            best = json.loads(best_file.read_text()) if best_file.is_file() else None
+            improved = best is None or judge.better(value, best["value"])
+            if improved:
+                best = {"metric": judge.key, "value": value, "step": step}
+        if fabric.world_size > 1:
+            improved = fabric.broadcast(improved, src=0)
+        if improved:
+            self._checkpoint(out, model, loader, fabric, step, name="best.pt")
+            if fabric.global_rank == 0:
+                atomic_write(best_file, lambda tmp: tmp.write_text(json.dumps(best, indent=2)))
+
+    def _checkpoint(self, out: Path, model, loader, fabric, step: int, name: str = "last.pt") -> None:
         if fabric.world_size > 1:
             # Parameters are identical on every rank by construction (same init, same averaged
             # gradients); BatchNorm running statistics are per rank and rank 0's are kept.
@@ -234,8 +271,9 @@ class Trainer:
                 "rng": rng,
                 "loader": loader.state_dict(),
             }
-            save_checkpoint(out / "checkpoints" / "last.pt", payload)
-            export_generator(out, model, self.resolved_config())
+            save_checkpoint(out / "checkpoints" / name, payload)
+            if name == "last.pt":
+                export_generator(out, model, self.resolved_config())
         fabric.barrier()
 
     @staticmethod

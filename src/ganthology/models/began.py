@@ -1,0 +1,182 @@
+"""BEGAN: Boundary Equilibrium Generative Adversarial Networks. Berthelot, Schumm, Metz, 2017.
+arXiv:1703.10717
+
+The discriminator is an autoencoder, and the game is played on its reconstruction losses
+L(v) = |v - D(v)| (section 3.1, eta = 1): D lowers L on real data and raises it on generated data,
+G lowers it on its samples. Instead of matching samples, the two players match the distributions of
+these losses (a lower bound of their Wasserstein distance, section 3.2). An equilibrium is kept with
+a proportional controller (section 3.4, eq. 4):
+
+    L_D = L(x) - k_t L(G(z_D))
+    L_G = L(G(z_G))
+    k_{t+1} = k_t + lambda_k (gamma L(x) - L(G(z_G)))
+
+where the diversity ratio gamma = E[L(G(z))] / E[L(x)] trades image diversity (high gamma) against
+quality (low gamma). M_global = L(x) + |gamma L(x) - L(G(z_G))| measures convergence (section
+3.4.1). k_t is a buffer: it is checkpointed and resumes exactly. The paper writes the three
+updates for one step t from the same weights, so G's gradient is taken before D moves and D's fake
+batch is drawn before G moves.
+
+Networks (section 3.5, figure 1): ELU convolutions 3x3, two per resolution; the encoder sub-samples
+with stride-2 convolutions and grows its filters linearly (n, 2n, 3n, ...) down to 8x8, then a
+fully connected layer to the embedding h; the decoder, and the generator with the same
+architecture, maps h (or z) to 8x8xn with a fully connected layer and up-samples by nearest
+neighbours. Outputs are linear; samples are clamped to the image range. On vector data (the 2-D
+toys) the same structure is made of ELU MLPs. Departures: the learning-rate halving "when the
+measure of convergence stalls" (section 4.1) is left out (no stall rule is given); Adam's betas are
+PyTorch's defaults, as the paper names none.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import GanthologyError
+from ..registry import register_model
+from .base import DataInfo, GANModel, frozen
+
+
+@dataclass
+class BEGANConfig:
+    z_dim: int = 64  # N_z, uniform noise in [-1, 1]; section 4.1: N_h = N_z = 64 in most experiments
+    h: int = 64  # N_h, the autoencoder's embedding size (section 3.5)
+    n: int = 64  # filters per convolution (figure 1; the encoder grows them to 2n, 3n, ...); MLP width 2n
+    gamma: float = 0.5  # diversity ratio (section 3.3); figures 2 and 3 show 0.3, 0.5 and 0.7
+    lambda_k: float = 0.001  # proportional gain for k (section 3.4: "lambda_k = 0.001")
+    lr: float = 1e-4  # section 4.1: Adam, initial learning rate in [5e-5, 1e-4]
+    beta1: float = 0.9  # Adam beta1 (the paper names none: PyTorch's default)
+    beta2: float = 0.999  # Adam beta2
+    batch_size: int = 16  # section 4.1
+
+
+def _levels(image_size: int) -> int:
+    n = math.log2(image_size)
+    if image_size < 8 or n != int(n):
+        raise GanthologyError(
+            f"began needs square power-of-two images of at least 8x8, not {image_size}x{image_size}; "
+            "set --image-size."
+        )
+    return int(n) - 3  # down-samplings from image_size to 8x8
+
+
+def _conv(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, stride, 1), nn.ELU(inplace=True)]
+
+
+class ConvEncoder(nn.Module):
+    """(B, C, s, s) -> (B, h): per level two 3x3 convs and a stride-2 conv that adds n filters."""
+
+    def __init__(self, channels: int, image_size: int, n: int, h: int):
+        super().__init__()
+        levels = _levels(image_size)
+        layers = _conv(channels, n)
+        for i in range(levels):  # (B, (i+1)n, s, s) -> (B, (i+2)n, s/2, s/2)
+            layers += _conv((i + 1) * n, (i + 1) * n) + _conv((i + 1) * n, (i + 1) * n)
+            layers += _conv((i + 1) * n, (i + 2) * n, stride=2)
+        top = (levels + 1) * n
+        layers += _conv(top, top) + _conv(top, top)
+        self.net = nn.Sequential(*layers)
+        self.fc = nn.Linear(top * 8 * 8, h)  # (B, top * 64) -> (B, h), no non-linearity
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.net(x).flatten(start_dim=1))
+
+
+class ConvDecoder(nn.Module):
+    """(B, h) -> (B, C, s, s): fc to 8x8xn, then per level two 3x3 convs and a nearest up-sampling.
+    The generator is one of these too (figure 1: same architecture, its own weights)."""
+
+    def __init__(self, h: int, channels: int, image_size: int, n: int):
+        super().__init__()
+        self.n = n
+        self.fc = nn.Linear(h, n * 8 * 8)
+        layers: list[nn.Module] = []
+        for _ in range(_levels(image_size)):  # (B, n, s, s) -> (B, n, 2s, 2s)
+            layers += _conv(n, n) + _conv(n, n) + [nn.Upsample(scale_factor=2, mode="nearest")]
+        layers += _conv(n, n) + _conv(n, n) + [nn.Conv2d(n, channels, 3, 1, 1)]  # linear output
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.net(self.fc(h).view(h.shape[0], self.n, 8, 8))
+
+
+def _mlp(n_in: int, width: int, n_out: int) -> nn.Sequential:
+    """Two ELU hidden layers and a linear output: the vector-data stand-in for the conv stacks."""
+    return nn.Sequential(nn.Linear(n_in, width), nn.ELU(inplace=True), nn.Linear(width, width),
+                         nn.ELU(inplace=True), nn.Linear(width, n_out))
+
+
+class Autoencoder(nn.Module):
+    """BEGAN's discriminator: D(v) = decoder(encoder(v)), the same shape as v."""
+
+    def __init__(self, data: DataInfo, n: int, h: int):
+        super().__init__()
+        if data.is_vector:
+            self.encoder, self.decoder = _mlp(data.dim, 2 * n, h), _mlp(h, 2 * n, data.dim)
+        else:
+            self.encoder = ConvEncoder(data.channels, data.image_size, n, h)
+            self.decoder = ConvDecoder(h, data.channels, data.image_size, n)
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(v))
+
+
+@register_model("began")
+class BEGAN(GANModel):
+    paper = "BEGAN: Boundary Equilibrium Generative Adversarial Networks. Berthelot et al., 2017. arXiv:1703.10717"
+    year = 2017
+    default_dataset = "mnist"
+    Config = BEGANConfig
+
+    def __init__(self, cfg: BEGANConfig, data: DataInfo):
+        super().__init__(cfg, data)
+        if data.is_vector:
+            self.G = _mlp(cfg.z_dim, 2 * cfg.n, data.dim)
+        else:
+            self.G = ConvDecoder(cfg.z_dim, data.channels, data.image_size, cfg.n)
+        self.D = Autoencoder(data, cfg.n, cfg.h)
+        # k_0 = 0 (section 3.4): D first learns to reconstruct real data only
+        self.register_buffer("k", torch.zeros(()))
+
+    def optimizers(self):
+        betas = (self.cfg.beta1, self.cfg.beta2)
+        return {
+            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
+            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
+        }
+
+    def draw_z(self, n: int, device) -> torch.Tensor:
+        return torch.rand(n, self.cfg.z_dim, device=device) * 2 - 1  # uniform in [-1, 1]
+
+    def recon_loss(self, v: torch.Tensor) -> torch.Tensor:
+        """L(v) = |v - D(v)| (eq. 1 with eta = 1), averaged over elements and the batch."""
+        return (v - self.D(v)).abs().mean()
+
+    def train_step(self, batch, step):
+        x = batch["x"]
+        c = self.cfg
+        with torch.no_grad():
+            fake_D = self.G(self.draw_z(x.shape[0], x.device))  # G(z_D), drawn before G moves
+        # G: minimize L(G(z_G)), its gradient taken at D's weights of step t
+        with frozen(self.D):
+            loss_G = self.recon_loss(self.G(self.draw_z(x.shape[0], x.device)))
+        self.update("G", loss_G)
+        # D: minimize L(x) - k_t L(G(z_D))
+        loss_real = self.recon_loss(x)
+        loss_D = loss_real - self.k * self.recon_loss(fake_D)
+        self.update("D", loss_D)
+        # eq. 4: k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z_G))), 0, 1), from losses averaged
+        # over processes so that every rank keeps the same k
+        real, fake = self.mean_across_processes(torch.stack([loss_real.detach(), loss_G.detach()]).float())
+        balance = c.gamma * real - fake
+        self.k.add_(c.lambda_k * balance).clamp_(0.0, 1.0)
+        M = real + balance.abs()  # M_global (section 3.4.1)
+        return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach(), "k": self.k.clone(), "M": M}
+
+    @torch.no_grad()
+    def sample(self, n: int, **cond) -> torch.Tensor:
+        x = self.G(self.draw_z(n, self.device))
+        return x if self.data.is_vector else x.clamp(-1, 1)  # linear output, clamped to image range

@@ -1,0 +1,85 @@
+"""Wasserstein GAN. Arjovsky, Chintala, Bottou, 2017. arXiv:1701.07875
+
+The Jensen-Shannon divergence a regular GAN minimizes is constant, with vanishing gradients, when
+the real and generated distributions have disjoint supports (section 2). WGAN minimizes the
+Earth-Mover (Wasserstein-1) distance instead, through its Kantorovich-Rubinstein dual (eq. 3):
+W(P_r, P_g) = max over 1-Lipschitz f of E[f(x)] - E[f(G(z))]. The critic f has no sigmoid and is
+kept K-Lipschitz by clipping its weights to [-c, c] after every update; it is trained n_critic
+times per generator step, so that it stays near its optimum and its gradient is meaningful
+(algorithm 1). Momentum-based optimizers were unstable, hence RMSProp (section 4.1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..losses import wasserstein_d_loss, wasserstein_g_loss
+from ..nn import dcgan_init, make_discriminator, make_generator
+from ..registry import register_model
+from .base import DataInfo, GANModel, frozen
+
+
+@dataclass
+class WGANConfig:
+    z_dim: int = 100  # the authors' code: nz = 100 Gaussian noise
+    ngf: int = 64  # DCGAN generator width (section 4: DCGAN networks)
+    ndf: int = 64  # critic width
+    critic_norm: str = "batch"  # the authors' DCGAN critic keeps BatchNorm (no per-sample penalty here)
+    clip_value: float = 0.01  # algorithm 1: c = 0.01
+    n_critic: int = 5  # algorithm 1: n_critic = 5
+    lr: float = 5e-5  # algorithm 1: alpha = 0.00005 (RMSProp, section 4.1)
+    batch_size: int = 64  # algorithm 1: m = 64
+
+
+@register_model("wgan")
+class WGAN(GANModel):
+    paper = "Wasserstein GAN. Arjovsky et al., 2017. arXiv:1701.07875"
+    year = 2017
+    default_dataset = "mnist"
+    Config = WGANConfig
+
+    def __init__(self, cfg: WGANConfig, data: DataInfo):
+        super().__init__(cfg, data)
+        self.G = make_generator(data, cfg.z_dim, cfg.ngf)
+        self.D = make_discriminator(data, cfg.ndf, norm=cfg.critic_norm)  # critic: raw score, no sigmoid
+        if not data.is_vector:
+            self.apply(dcgan_init)  # conv nets: N(0, 0.02) as in DCGAN
+
+    def optimizers(self):
+        return {
+            "G": torch.optim.RMSprop(self.G.parameters(), lr=self.cfg.lr),
+            "D": torch.optim.RMSprop(self.D.parameters(), lr=self.cfg.lr),
+        }
+
+    @torch.no_grad()
+    def clip_critic(self) -> None:
+        """Algorithm 1, line 7: w <- clip(w, -c, c), for every critic parameter. Done in place on
+        the parameters themselves, so the clipped weights are what checkpoints store and resume."""
+        for p in self.D.parameters():
+            p.clamp_(-self.cfg.clip_value, self.cfg.clip_value)
+
+    def train_step(self, batch, step):
+        # One trainer step = one critic step on this batch; every n_critic-th step the generator
+        # also takes its step (algorithm 1: n_critic critic iterations per generator iteration).
+        # `step` comes from the trainer, so the schedule resumes exactly.
+        x = batch["x"]
+        z = torch.randn(x.shape[0], self.cfg.z_dim, device=x.device)
+        with torch.no_grad():
+            fake = self.G(z)
+        wdist = -wasserstein_d_loss(self.D(x), self.D(fake))  # estimate of W(P_r, P_g) (eq. 3)
+        loss_D = -wdist  # the critic maximizes it (algorithm 1, lines 5-6)
+        self.update("D", loss_D)
+        self.clip_critic()  # algorithm 1, line 7: after every critic update
+        out = {"loss_D": loss_D.detach(), "wasserstein": wdist.detach()}
+        if (step + 1) % self.cfg.n_critic == 0:
+            z = torch.randn(x.shape[0], self.cfg.z_dim, device=x.device)
+            with frozen(self.D):
+                loss_G = wasserstein_g_loss(self.D(self.G(z)))  # algorithm 1, line 10
+            self.update("G", loss_G)
+            out["loss_G"] = loss_G.detach()
+        return out
+
+    @torch.no_grad()
+    def sample(self, n: int, **cond) -> torch.Tensor:
+        return self.G(torch.randn(n, self.cfg.z_dim, device=self.device))

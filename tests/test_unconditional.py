@@ -1,0 +1,127 @@
+"""Regression tests for the unconditional family (LSGAN, WGAN, WGAN-div, DRAGAN, BGAN, Softmax GAN,
+Relativistic GAN): the known defects of the reference scripts, and the papers' update rules."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+import ganthology
+from ganthology.data import InMemoryLoader, build_dataset
+from ganthology.losses import dragan_penalty
+from ganthology.train.checkpoint import load_checkpoint
+
+from .conftest import tiny
+
+NEW = ["lsgan", "wgan", "wgan_div", "dragan", "bgan", "softmax_gan", "relativistic_gan"]
+
+
+def _build(name: str, seed: int = 0, **overrides):
+    data = build_dataset("digits")
+    torch.manual_seed(seed)
+    model = ganthology.build_model(name, {**tiny(name), **overrides}, data.info())
+    return model.train(), InMemoryLoader(data, model.cfg.batch_size, seed=seed)
+
+
+@pytest.mark.parametrize("variant", ["standard", "average"])
+def test_relativistic_generator_step_uses_the_critic_on_real_data(variant):
+    """Known defect of the reference script: the relativistic G loss was computed and then
+    overwritten by a plain one. The loss G's optimizer steps on must depend on C(x_r)."""
+    model, loader = _build("relativistic_gan", variant=variant)
+    batch = loader.next()
+    x = batch["x"]
+    seen = []
+
+    def hook(module, inputs, output):
+        if not any(p.requires_grad for p in module.parameters()):  # D frozen: G's step
+            output = output.detach().requires_grad_(True)  # a leaf, to differentiate against
+            seen.append((torch.equal(inputs[0], x), output))
+        return output
+
+    grads = {}
+    update = model.update
+
+    def spy(name, loss):  # the gradient of the loss G steps on w.r.t. C(x_r), before its backward
+        if name == "G":
+            real_scores = [out for is_real, out in seen if is_real]
+            assert real_scores, "G's step evaluates the critic on the real batch"
+            (grads["real"],) = torch.autograd.grad(loss, real_scores[0], retain_graph=True)
+        update(name, loss)
+
+    handle = model.D.register_forward_hook(hook)
+    model.update = spy
+    try:
+        model.train_step(batch, 0)
+    finally:
+        handle.remove()
+    assert grads["real"].abs().min() > 0, "loss_G moves with every real sample's critic score"
+
+
+def test_relativistic_variant_is_checked():
+    with pytest.raises(ganthology.GanthologyError, match="variant"):
+        _build("relativistic_gan", variant="relative")
+
+
+def test_dragan_step_penalizes_perturbed_real_points_with_the_configured_C_and_k():
+    """The logged penalty is exactly dragan_penalty(D, x, C, k) with the model's D before the step
+    and the same random draws (one flattened gradient norm per sample, see test_losses)."""
+    model, loader = _build("dragan", perturb_scale=3.0, k=0.5)
+    reference = copy.deepcopy(model)
+    batch = loader.next()
+    torch.manual_seed(7)
+    logs = model.train_step(batch, 0)
+    torch.manual_seed(7)
+    torch.randn(batch["x"].shape[0], model.cfg.z_dim)  # the step's noise draw for G
+    expected = dragan_penalty(reference.D, batch["x"], C=3.0, k=0.5)
+    assert torch.allclose(logs["penalty"], expected.detach(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["dragan", "wgan_div"])
+def test_per_sample_penalties_have_no_batchnorm_in_D(name):
+    model, _ = _build(name)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.D.modules())
+
+
+def test_wgan_clips_the_critic_after_every_critic_step():
+    model, loader = _build("wgan")
+    c = model.cfg.clip_value
+    assert max(p.abs().max() for p in model.D.parameters()) > c, "DCGAN init exceeds c: clipping is visible"
+    for step in range(model.cfg.n_critic):
+        model.train_step(loader.next(), step)
+        assert all(p.abs().max() <= c for p in model.D.parameters()), f"after critic step {step}"
+    assert max(p.abs().max() for p in model.G.parameters()) > c, "the generator is not clipped"
+    assert isinstance(model.opt["D"], torch.optim.RMSprop) and model.opt["D"].param_groups[0]["lr"] == 5e-5
+
+
+def test_wgan_clipped_critic_is_what_the_trainer_checkpoints(tmp_path):
+    out = ganthology.train_model("wgan", dataset="digits", steps=3, out=str(tmp_path / "run"), progress=False,
+                                 sample_every=10**9, log_every=1, channels_last=False, **tiny("wgan"))
+    state = load_checkpoint(out / "checkpoints" / "last.pt")["state"]
+    critic = [v for k, v in state.items() if k.startswith("D.") and v.is_floating_point() and "running" not in k]
+    assert critic and all(v.abs().max() <= 0.01 for v in critic)
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_batchnorm_keeps_pytorch_defaults(name):
+    """Known defect of the reference scripts: nn.BatchNorm2d(C, 0.8) sets eps = 0.8."""
+    model, _ = _build(name)
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert bns, "the DCGAN generator has BatchNorm"
+    for m in bns:
+        assert m.eps == 1e-5 and m.momentum == 0.1, (name, m)
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_models_build_for_two_dimensional_vector_data(name):
+    """The networks come from nn.factory, so each model also trains on 2-D toy data (ring8, grid25)."""
+    from ganthology.models.base import DataInfo
+
+    info = DataInfo(name="toy", channels=1, image_size=1, dim=2)
+    torch.manual_seed(0)
+    model = ganthology.build_model(name, tiny(name), info).train()
+    steps = getattr(model.cfg, "n_critic", 1)
+    for step in range(steps):
+        logs = model.train_step({"x": torch.randn(8, 2)}, step)
+        assert all(torch.isfinite(v) for v in logs.values())
+    assert "loss_G" in logs and model.sample(5).shape == (5, 2)
