@@ -233,3 +233,24 @@ def test_untrained_evaluator_says_how_to_train_it(tmp_path, monkeypatch):
     monkeypatch.setenv("GANTHOLOGY_CACHE", str(tmp_path))
     r = run_cli("eval", "/nonexistent", "--evaluator", "mnist-lenet")
     assert r.returncode != 0 and "ganthology evaluator train mnist-lenet" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_eval_of_a_translation_model_and_of_a_toy_model(tmp_path):
+    """Models without an image evaluator get their own numbers: psnr/ssim/l1 on held-out pairs,
+    mode coverage on the 2-D toys."""
+    import json
+
+    r = run_cli("train", "pix2pix", "--steps", "2", "--ngf", "8", "--ndf", "8", "--out", str(tmp_path / "p2p"),
+                "--no-progress")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("eval", str(tmp_path / "p2p"))
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((tmp_path / "p2p" / "eval_paired.json").read_text())
+    assert rec["n"] == 300 and {"psnr", "ssim", "l1"} <= set(rec) and 0 < rec["ssim"] < 1
+    r = run_cli("train", "gan", "--dataset", "ring8", "--steps", "2", "--out", str(tmp_path / "toy"),
+                "--no-progress")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("eval", str(tmp_path / "toy"), "--n", "500")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((tmp_path / "toy" / "eval_modes.json").read_text())
+    assert rec["num_modes"] == 8 and 0 <= rec["modes"] <= 8 and 0 <= rec["high_quality"] <= 1

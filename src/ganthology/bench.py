@@ -33,12 +33,8 @@ def _score(model, n: int, data_root: str | None, seed: int) -> tuple[str | None,
     """(evaluator name, metrics) of a model with the evaluator of its dataset."""
     from .metrics.evaluate import default_evaluator, evaluate_model
 
-    if model.data.is_vector:
-        from .metrics.toy import score_toy_model  # the 2-D toys: mode coverage instead of features
-
-        return None, score_toy_model(model, n=n, seed=seed)
-    if model.task == "translation":
-        return None, evaluate_model(model, None, data_root=data_root)
+    if model.data.is_vector or model.task == "translation":  # mode coverage, or psnr/ssim/l1
+        return None, evaluate_model(model, None, n=n, data_root=data_root, seed=seed)
     from .metrics import load_evaluator
 
     ev = load_evaluator(default_evaluator(model.data.name))

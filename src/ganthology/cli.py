@@ -352,20 +352,22 @@ def eval_cmd(path, evaluator_name, metrics, n, reference, data_root, inception_w
                                         and not (p / "generator.safetensors").is_file())
     record: dict = {"source": str(p)}
     if is_images:
+        ev = load_evaluator(evaluator_name or default_evaluator(reference), inception_weights)
         images = load_images(p)
-        name = evaluator_name or default_evaluator(reference)
-        ev = load_evaluator(name, inception_weights)
         ref_name = reference or ev.spec.dataset
         results = score_images(ev, images, None, None, chosen, ref_name, data_root, seed)
         record |= {"images": len(images)}
     else:
         from .api import load
 
+        ev = load_evaluator(evaluator_name, inception_weights) if evaluator_name else None  # check it first
         model = load(path)
         record |= {"model": model.name, "source": model.source}
-        ev, ref_name = None, model.data.name
-        if model.task != "translation":
-            ev = load_evaluator(evaluator_name or default_evaluator(model.data.name), inception_weights)
+        ref_name = model.data.name
+        if model.task == "translation" or model.data.is_vector:
+            ev = None  # scored without an evaluator: psnr/ssim/l1, or mode coverage
+        else:
+            ev = ev or load_evaluator(default_evaluator(model.data.name), inception_weights)
             ref_name = reference or ev.spec.dataset or model.data.name
         results = evaluate_model(model, ev, n=n, data_root=data_root, seed=seed, metrics=chosen,
                                  reference=ref_name)
@@ -376,7 +378,7 @@ def eval_cmd(path, evaluator_name, metrics, n, reference, data_root, inception_w
     record |= results
     for k, v in results.items():
         click.echo(f"{k:28} {v:.4f}" if isinstance(v, float) else f"{k:28} {v}")
-    tag = ev.name if ev is not None else "paired"
+    tag = ev.name if ev is not None else ("modes" if "modes" in results else "paired")
     out = Path(json_path) if json_path else (p if p.is_dir() and not is_images else Path(".")) / f"eval_{tag}.json"
     out.write_text(json.dumps(record, indent=2))
     click.echo(f"wrote {out}")

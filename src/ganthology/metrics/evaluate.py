@@ -19,7 +19,7 @@ from .scores import class_coverage, conditional_accuracy, inception_score, psnr_
 #: metric families `--metrics` chooses from; which apply depends on the evaluator and the model
 METRICS = ("fd", "kid", "is", "pr", "classes", "accuracy", "psnr", "ssim", "l1")
 #: direction of each reported number, for keeping the best checkpoint
-HIGHER_IS_BETTER = ("is", "precision", "recall", "accuracy", "classes", "psnr", "ssim")
+HIGHER_IS_BETTER = ("is", "precision", "recall", "accuracy", "classes", "psnr", "ssim", "modes", "high")
 
 
 def higher_is_better(key: str) -> bool:
@@ -155,6 +155,11 @@ def evaluate_model(model, ev: Evaluator | None, n: int = 10_000, data_root: str 
                    metrics=METRICS, reference: str | None = None) -> dict[str, float]:
     """Every chosen metric of `n` samples of `model` against the reference dataset's test split
     (default: the evaluator's dataset, else the one the model was trained on)."""
+    if model.data.is_vector:  # the 2-D toys: mode coverage instead of an evaluator's features
+        from .toy import score_toy_model
+
+        out = score_toy_model(model, n=n, seed=seed)
+        return {k: out[k] for k in ("modes", "num_modes", "high_quality", "kl_modes")}
     if model.task == "translation":
         return evaluate_translation(model, data_root, metrics)
     if model.data.channels != ev.spec.channels and ev.spec.kind != "inception":
@@ -172,7 +177,12 @@ class EvalCriterion:
 
     def __init__(self, key: str | None, model, cfg):
         self.n, self.data_root, self.seed = cfg.eval_n, cfg.data_root, cfg.seed
-        if model.task == "translation":
+        if model.data.is_vector:
+            key = key or "modes"
+            if key not in ("modes", "high_quality", "kl_modes"):
+                raise GanthologyError(f"--eval-metric {key} does not apply to 2-D toys; use modes, high_quality or kl_modes.")
+            self.family, self.ev = key, None
+        elif model.task == "translation":
             key = key or "psnr"
             if key not in ("psnr", "ssim", "l1"):
                 raise GanthologyError(f"--eval-metric {key} does not apply to {model.name}; use psnr, ssim or l1.")
@@ -191,6 +201,8 @@ class EvalCriterion:
         return new > old if higher_is_better(self.key) else new < old
 
     def __call__(self, model) -> float:
+        if model.data.is_vector:
+            return float(evaluate_model(model, None, n=self.n, seed=self.seed)[self.key])
         if self.ev is None:
             return evaluate_translation(model, self.data_root, (self.family,))[self.family]
         family = {"precision": "pr", "recall": "pr", "classes": "classes"}.get(self.family, self.family)
