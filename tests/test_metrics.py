@@ -123,8 +123,10 @@ def test_real_mnist_scores_far_better_than_noise_and_an_untrained_generator(lene
     assert real_s["is_mnist-lenet"] > 9.0 and real_s["classes_mnist-lenet"] == 10
     for key in ("kid_mnist-lenet",):
         assert real_s[key] * 20 < min(noise_s[key], untrained_s[key]), key
+    # measured with 10,000: real 0.87 / 0.88; noise and untrained generators 1.0 / 0.0 -- their features
+    # sit near the origin, inside the k-NN balls of atypical real digits, so only recall tells them apart
     assert real_s["precision_mnist-lenet"] > 0.5 and real_s["recall_mnist-lenet"] > 0.5
-    assert noise_s["precision_mnist-lenet"] < 0.05 and untrained_s["recall_mnist-lenet"] < 0.05
+    assert noise_s["recall_mnist-lenet"] < 0.05 and untrained_s["recall_mnist-lenet"] < 0.05
 
 
 @needs_mnist
