@@ -1,0 +1,32 @@
+"""`ganthology bench`: records per run and the regenerated table of a docs file."""
+from __future__ import annotations
+
+import json
+
+from .conftest import run_cli
+
+
+def test_bench_records_runs_and_rewrites_only_its_table(tmp_path):
+    doc = tmp_path / "results.md"
+    doc.write_text("# Results\n\nprose before\n\n<!-- bench:start -->\nold table\n<!-- bench:end -->\n\nprose after\n")
+    out = tmp_path / "bench"
+    r = run_cli("bench", "pix2pix", "--steps", "2", "--out", str(out), "--docs", str(doc))
+    assert r.returncode == 0, r.stderr
+    r = run_cli("bench", "gan", "--dataset", "ring8", "--steps", "2", "--n", "500", "--out", str(out), "--docs", str(doc))
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((out / "pix2pix-edges2digits" / "bench.json").read_text())
+    assert rec["steps"] == 2 and {"psnr", "ssim", "l1"} <= set(rec["before"]) and {"psnr", "ssim"} <= set(rec["after"])
+    assert rec["command"].startswith("ganthology bench pix2pix")
+    toy = json.loads((out / "gan-ring8" / "bench.json").read_text())
+    assert toy["after"]["num_modes"] == 8
+    text = doc.read_text()
+    assert "prose before" in text and "prose after" in text and "old table" not in text
+    assert "| pix2pix | edges2digits | 2 x " in text and "| gan | ring8 | 2 x " in text
+    assert (tmp_path / "images" / "bench" / "pix2pix-edges2digits.png").is_file()
+    assert (tmp_path / "images" / "bench" / "gan-ring8.png").is_file()
+
+
+def test_bench_of_an_unknown_model_fails_before_training(tmp_path):
+    r = run_cli("bench", "dcgan", "nosuchgan", "--out", str(tmp_path / "b"), "--docs", str(tmp_path / "r.md"))
+    assert r.returncode != 0 and "nosuchgan" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "b").exists()
