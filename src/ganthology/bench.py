@@ -62,6 +62,11 @@ def bench_model(name: str, out: Path, steps: int, dataset: str | None = None, n:
     train_model(name, dataset=dataset, data_root=data_root, steps=steps, out=str(run), seed=seed,
                 progress=False, sample_every=steps, ckpt_every=steps)
     seconds = time.perf_counter() - t0
+    from .train.checkpoint import load_checkpoint
+
+    done = load_checkpoint(run / "checkpoints" / "last.pt")["step"]
+    if done != steps:  # stopped by a signal: a record would misstate the budget
+        raise GanthologyError(f"{name} stopped at step {done} of {steps}; no bench record written.")
     _, after = _score(load(run), n, data_root, seed)
     log(f"{name} on {dataset}: after {steps} steps ({seconds:.0f} s) {after}")
     record = {
