@@ -112,7 +112,7 @@ def test_real_mnist_scores_far_better_than_noise_and_an_untrained_generator(lene
 
     train = build_dataset("mnist", DATA_ROOT, train=True)
     real = InMemoryLoader(train, 1).fixed_batch(5000)["x"]
-    ref = reference_images(lenet, DATA_ROOT)
+    ref = reference_images(lenet, data_root=DATA_ROOT)
     real_s = score_images(lenet, real, ref)
     noise_s = score_images(lenet, torch.rand(5000, 1, 32, 32) * 2 - 1, ref)
     torch.manual_seed(0)
