@@ -40,7 +40,7 @@ def parse_metrics(text: str | None) -> tuple[str, ...]:
     chosen = tuple(m.strip() for m in text.split(",") if m.strip())
     bad = [m for m in chosen if m not in METRICS]
     if bad or not chosen:
-        raise GanthologyError(f"unknown metric {', '.join(bad) or text!r}; choose from {', '.join(METRICS)}.")
+        raise GanthologyError(f"unknown metric {', '.join(bad) or repr(text)}; choose from {', '.join(METRICS)}.")
     return chosen
 
 
