@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from ..losses import boundary_seeking_g_loss, d_loss_bce
-from ..nn import dcgan_init, make_discriminator, make_generator
 from ..registry import register_model
-from .base import DataInfo, GANModel, frozen
+from .base import DataInfo, frozen
+from .pair import PairGAN
 
 
 @dataclass
@@ -32,29 +30,18 @@ class BGANConfig:
 
 
 @register_model("bgan")
-class BGAN(GANModel):
+class BGAN(PairGAN):
     paper = "Boundary-Seeking Generative Adversarial Networks. Hjelm et al., 2018. arXiv:1702.08431"
     year = 2018
     default_dataset = "mnist"
     Config = BGANConfig
 
     def __init__(self, cfg: BGANConfig, data: DataInfo):
-        super().__init__(cfg, data)
-        self.G = make_generator(data, cfg.z_dim, cfg.ngf)
-        self.D = make_discriminator(data, cfg.ndf, norm="batch")  # a regular GAN discriminator
-        if not data.is_vector:
-            self.apply(dcgan_init)  # conv nets: N(0, 0.02) as in DCGAN
-
-    def optimizers(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)
-        return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
-        }
+        super().__init__(cfg, data, d_norm="batch")  # a regular DCGAN discriminator
 
     def train_step(self, batch, step):
         x = batch["x"]
-        fake = self.G(torch.randn(x.shape[0], self.cfg.z_dim, device=x.device))
+        fake = self.G(self.noise(x.shape[0], x.device))
         loss_D = d_loss_bce(self.D(x), self.D(fake.detach()))  # the regular GAN discriminator
         self.update("D", loss_D)
         with frozen(self.D):
@@ -62,7 +49,3 @@ class BGAN(GANModel):
             loss_G = boundary_seeking_g_loss(self.D(fake))
         self.update("G", loss_G)
         return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach()}
-
-    @torch.no_grad()
-    def sample(self, n: int, **cond) -> torch.Tensor:
-        return self.G(torch.randn(n, self.cfg.z_dim, device=self.device))

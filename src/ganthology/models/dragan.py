@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from ..losses import d_loss_bce, dragan_penalty, g_loss_nonsaturating
-from ..nn import dcgan_init, make_discriminator, make_generator
 from ..registry import register_model
-from .base import DataInfo, GANModel, frozen
+from .base import DataInfo, frozen
+from .pair import PairGAN
 
 
 @dataclass
@@ -38,29 +36,18 @@ class DRAGANConfig:
 
 
 @register_model("dragan")
-class DRAGAN(GANModel):
+class DRAGAN(PairGAN):
     paper = "On Convergence and Stability of GANs. Kodali et al., 2017. arXiv:1705.07215"
     year = 2017
     default_dataset = "mnist"
     Config = DRAGANConfig
 
     def __init__(self, cfg: DRAGANConfig, data: DataInfo):
-        super().__init__(cfg, data)
-        self.G = make_generator(data, cfg.z_dim, cfg.ngf)
-        self.D = make_discriminator(data, cfg.ndf, norm=cfg.d_norm)
-        if not data.is_vector:
-            self.apply(dcgan_init)  # conv nets: N(0, 0.02) as in DCGAN
-
-    def optimizers(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)
-        return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
-        }
+        super().__init__(cfg, data, d_norm=cfg.d_norm)
 
     def train_step(self, batch, step):
         x = batch["x"]
-        fake = self.G(torch.randn(x.shape[0], self.cfg.z_dim, device=x.device))
+        fake = self.G(self.noise(x.shape[0], x.device))
         # The standard GAN loss, -E[log D(x)] - E[log(1 - D(G(z)))] (d_loss_bce averages the two
         # terms; the paper's objective adds them), plus the penalty around the real data.
         gan = 2 * d_loss_bce(self.D(x), self.D(fake.detach()))
@@ -71,7 +58,3 @@ class DRAGAN(GANModel):
             loss_G = g_loss_nonsaturating(self.D(fake))
         self.update("G", loss_G)
         return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach(), "penalty": penalty.detach()}
-
-    @torch.no_grad()
-    def sample(self, n: int, **cond) -> torch.Tensor:
-        return self.G(torch.randn(n, self.cfg.z_dim, device=self.device))

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from ..losses import lsgan_d_loss, lsgan_g_loss
-from ..nn import dcgan_init, make_discriminator, make_generator
 from ..registry import register_model
-from .base import DataInfo, GANModel, frozen
+from .base import DataInfo, frozen
+from .pair import PairGAN
 
 
 @dataclass
@@ -37,30 +35,18 @@ class LSGANConfig:
 
 
 @register_model("lsgan")
-class LSGAN(GANModel):
+class LSGAN(PairGAN):
     paper = "Least Squares Generative Adversarial Networks. Mao et al., 2017. arXiv:1611.04076"
     year = 2017
     default_dataset = "mnist"
     Config = LSGANConfig
 
     def __init__(self, cfg: LSGANConfig, data: DataInfo):
-        super().__init__(cfg, data)
-        self.G = make_generator(data, cfg.z_dim, cfg.ngf)
-        # BatchNorm in D as in the paper's networks (figure 3): the loss is not a per-sample penalty
-        self.D = make_discriminator(data, cfg.ndf, norm="batch")
-        if not data.is_vector:
-            self.apply(dcgan_init)  # conv nets: N(0, 0.02) as in DCGAN
-
-    def optimizers(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)
-        return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
-        }
+        super().__init__(cfg, data, d_norm="batch")  # BatchNorm in D as in figure 3: no per-sample penalty
 
     def train_step(self, batch, step):
         x = batch["x"]
-        fake = self.G(torch.randn(x.shape[0], self.cfg.z_dim, device=x.device))
+        fake = self.G(self.noise(x.shape[0], x.device))
         # D regresses real samples to b and generated ones to a (eq. 2, first line)
         loss_D = lsgan_d_loss(self.D(x), self.D(fake.detach()), a=self.cfg.a, b=self.cfg.b)
         self.update("D", loss_D)
@@ -69,7 +55,3 @@ class LSGAN(GANModel):
             loss_G = lsgan_g_loss(self.D(fake), c=self.cfg.c)
         self.update("G", loss_G)
         return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach()}
-
-    @torch.no_grad()
-    def sample(self, n: int, **cond) -> torch.Tensor:
-        return self.G(torch.randn(n, self.cfg.z_dim, device=self.device))

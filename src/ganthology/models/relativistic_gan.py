@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from ..errors import GanthologyError
 from ..losses import (
     relativistic_average_d_loss,
@@ -24,9 +22,9 @@ from ..losses import (
     relativistic_d_loss,
     relativistic_g_loss,
 )
-from ..nn import dcgan_init, make_discriminator, make_generator
 from ..registry import register_model
-from .base import DataInfo, GANModel, frozen
+from .base import DataInfo, frozen
+from .pair import PairGAN
 
 LOSSES = {
     "standard": (relativistic_d_loss, relativistic_g_loss),  # RSGAN
@@ -48,34 +46,22 @@ class RelativisticGANConfig:
 
 
 @register_model("relativistic_gan")
-class RelativisticGAN(GANModel):
+class RelativisticGAN(PairGAN):
     paper = "The relativistic discriminator: a key element missing from standard GAN. Jolicoeur-Martineau, 2018. arXiv:1807.00734"
     year = 2018
     default_dataset = "mnist"
     Config = RelativisticGANConfig
 
     def __init__(self, cfg: RelativisticGANConfig, data: DataInfo):
-        super().__init__(cfg, data)
         if cfg.variant not in LOSSES:
             raise GanthologyError(f"variant must be one of {', '.join(LOSSES)}, not {cfg.variant!r}.")
+        super().__init__(cfg, data, d_norm="batch")  # D(x) = C(x), the raw critic output (section 3)
         self.d_loss, self.g_loss = LOSSES[cfg.variant]
-        self.G = make_generator(data, cfg.z_dim, cfg.ngf)
-        # C(x), the non-transformed critic output (no sigmoid); BatchNorm as in DCGAN
-        self.D = make_discriminator(data, cfg.ndf, norm="batch")
-        if not data.is_vector:
-            self.apply(dcgan_init)  # conv nets: N(0, 0.02) as in DCGAN
-
-    def optimizers(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)
-        return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
-        }
 
     def train_step(self, batch, step):
         # One trainer step = one D step; G every n_critic-th step (n_D of section 5.1).
         x = batch["x"]
-        fake = self.G(torch.randn(x.shape[0], self.cfg.z_dim, device=x.device))
+        fake = self.G(self.noise(x.shape[0], x.device))
         loss_D = self.d_loss(self.D(x), self.D(fake.detach()))
         self.update("D", loss_D)
         out = {"loss_D": loss_D.detach()}
@@ -86,7 +72,3 @@ class RelativisticGAN(GANModel):
             self.update("G", loss_G)
             out["loss_G"] = loss_G.detach()
         return out
-
-    @torch.no_grad()
-    def sample(self, n: int, **cond) -> torch.Tensor:
-        return self.G(torch.randn(n, self.cfg.z_dim, device=self.device))

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from ..losses import softmax_gan_d_loss, softmax_gan_g_loss
-from ..nn import dcgan_init, make_discriminator, make_generator
 from ..registry import register_model
-from .base import DataInfo, GANModel, frozen
+from .base import DataInfo, frozen
+from .pair import PairGAN
 
 
 @dataclass
@@ -34,30 +32,18 @@ class SoftmaxGANConfig:
 
 
 @register_model("softmax_gan")
-class SoftmaxGAN(GANModel):
+class SoftmaxGAN(PairGAN):
     paper = "Softmax GAN. Lin, 2017. arXiv:1704.06191"
     year = 2017
     default_dataset = "mnist"
     Config = SoftmaxGANConfig
 
     def __init__(self, cfg: SoftmaxGANConfig, data: DataInfo):
-        super().__init__(cfg, data)
-        self.G = make_generator(data, cfg.z_dim, cfg.ngf)
-        # One output per sample; its negative is the energy of section 2 (higher = more real)
-        self.D = make_discriminator(data, cfg.ndf, norm=cfg.d_norm)
-        if not data.is_vector:
-            self.apply(dcgan_init)  # conv nets: N(0, 0.02) as in DCGAN
-
-    def optimizers(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)
-        return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
-        }
+        super().__init__(cfg, data, d_norm=cfg.d_norm)
 
     def train_step(self, batch, step):
         x = batch["x"]
-        fake = self.G(torch.randn(x.shape[0], self.cfg.z_dim, device=x.device))
+        fake = self.G(self.noise(x.shape[0], x.device))
         # D: target 1/|B+| on reals, 0 on fakes, softmax over the whole batch (section 2, L_D)
         loss_D = softmax_gan_d_loss(self.D(x), self.D(fake.detach()))
         self.update("D", loss_D)
@@ -67,7 +53,3 @@ class SoftmaxGAN(GANModel):
             loss_G = softmax_gan_g_loss(self.D(x), self.D(fake))
         self.update("G", loss_G)
         return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach()}
-
-    @torch.no_grad()
-    def sample(self, n: int, **cond) -> torch.Tensor:
-        return self.G(torch.randn(n, self.cfg.z_dim, device=self.device))

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 
 from ..losses import wasserstein_d_loss, wasserstein_g_loss
-from ..nn import dcgan_init, make_discriminator, make_generator
 from ..registry import register_model
-from .base import DataInfo, GANModel, frozen
+from .base import DataInfo, frozen
+from .pair import PairGAN
 
 
 @dataclass
@@ -33,18 +33,14 @@ class WGANConfig:
 
 
 @register_model("wgan")
-class WGAN(GANModel):
+class WGAN(PairGAN):
     paper = "Wasserstein GAN. Arjovsky et al., 2017. arXiv:1701.07875"
     year = 2017
     default_dataset = "mnist"
     Config = WGANConfig
 
     def __init__(self, cfg: WGANConfig, data: DataInfo):
-        super().__init__(cfg, data)
-        self.G = make_generator(data, cfg.z_dim, cfg.ngf)
-        self.D = make_discriminator(data, cfg.ndf, norm=cfg.critic_norm)  # critic: raw score, no sigmoid
-        if not data.is_vector:
-            self.apply(dcgan_init)  # conv nets: N(0, 0.02) as in DCGAN
+        super().__init__(cfg, data, d_norm=cfg.critic_norm)  # critic: raw score, no sigmoid
 
     def optimizers(self):
         return {
@@ -64,7 +60,7 @@ class WGAN(GANModel):
         # also takes its step (algorithm 1: n_critic critic iterations per generator iteration).
         # `step` comes from the trainer, so the schedule resumes exactly.
         x = batch["x"]
-        z = torch.randn(x.shape[0], self.cfg.z_dim, device=x.device)
+        z = self.noise(x.shape[0], x.device)
         with torch.no_grad():
             fake = self.G(z)
         wdist = -wasserstein_d_loss(self.D(x), self.D(fake))  # estimate of W(P_r, P_g) (eq. 3)
@@ -73,13 +69,9 @@ class WGAN(GANModel):
         self.clip_critic()  # algorithm 1, line 7: after every critic update
         out = {"loss_D": loss_D.detach(), "wasserstein": wdist.detach()}
         if (step + 1) % self.cfg.n_critic == 0:
-            z = torch.randn(x.shape[0], self.cfg.z_dim, device=x.device)
+            z = self.noise(x.shape[0], x.device)
             with frozen(self.D):
                 loss_G = wasserstein_g_loss(self.D(self.G(z)))  # algorithm 1, line 10
             self.update("G", loss_G)
             out["loss_G"] = loss_G.detach()
         return out
-
-    @torch.no_grad()
-    def sample(self, n: int, **cond) -> torch.Tensor:
-        return self.G(torch.randn(n, self.cfg.z_dim, device=self.device))

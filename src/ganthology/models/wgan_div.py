@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 
 from ..losses import wasserstein_d_loss, wasserstein_g_loss, wgan_div_penalty
-from ..nn import dcgan_init, make_discriminator, make_generator
 from ..registry import register_model
-from .base import DataInfo, GANModel, frozen
+from .base import DataInfo, frozen
+from .pair import PairGAN
 
 
 @dataclass
@@ -38,30 +38,19 @@ class WGANDivConfig:
 
 
 @register_model("wgan_div")
-class WGANDiv(GANModel):
+class WGANDiv(PairGAN):
     paper = "Wasserstein Divergence for GANs. Wu et al., 2018. arXiv:1712.01026"
     year = 2018
     default_dataset = "mnist"
     Config = WGANDivConfig
 
     def __init__(self, cfg: WGANDivConfig, data: DataInfo):
-        super().__init__(cfg, data)
-        self.G = make_generator(data, cfg.z_dim, cfg.ngf)
-        self.D = make_discriminator(data, cfg.ndf, norm=cfg.critic_norm)  # critic: raw score
-        if not data.is_vector:
-            self.apply(dcgan_init)  # conv nets: N(0, 0.02) as in DCGAN
-
-    def optimizers(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)
-        return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
-        }
+        super().__init__(cfg, data, d_norm=cfg.critic_norm)
 
     def train_step(self, batch, step):
         # One trainer step = one critic step; G every n_critic-th step (algorithm 1).
         x = batch["x"]
-        z = torch.randn(x.shape[0], self.cfg.z_dim, device=x.device)
+        z = self.noise(x.shape[0], x.device)
         with torch.no_grad():
             fake = self.G(z)
         wdist = -wasserstein_d_loss(self.D(x), self.D(fake))
@@ -70,13 +59,9 @@ class WGANDiv(GANModel):
         self.update("D", loss_D)
         out = {"loss_D": loss_D.detach(), "wasserstein": wdist.detach(), "div": div.detach()}
         if (step + 1) % self.cfg.n_critic == 0:
-            z = torch.randn(x.shape[0], self.cfg.z_dim, device=x.device)
+            z = self.noise(x.shape[0], x.device)
             with frozen(self.D):
                 loss_G = wasserstein_g_loss(self.D(self.G(z)))
             self.update("G", loss_G)
             out["loss_G"] = loss_G.detach()
         return out
-
-    @torch.no_grad()
-    def sample(self, n: int, **cond) -> torch.Tensor:
-        return self.G(torch.randn(n, self.cfg.z_dim, device=self.device))

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import torch
 
 from ..losses import gradient_penalty, wasserstein_d_loss, wasserstein_g_loss
-from ..nn import dcgan_init, make_discriminator, make_generator
 from ..registry import register_model
-from .base import DataInfo, GANModel, frozen
+from .base import DataInfo, frozen
+from .pair import PairGAN
 
 
 @dataclass
@@ -36,31 +36,20 @@ class WGANGPConfig:
 
 
 @register_model("wgan_gp")
-class WGANGP(GANModel):
+class WGANGP(PairGAN):
     paper = "Improved Training of Wasserstein GANs. Gulrajani et al., 2017. arXiv:1704.00028"
     year = 2017
     default_dataset = "mnist"
     Config = WGANGPConfig
 
     def __init__(self, cfg: WGANGPConfig, data: DataInfo):
-        super().__init__(cfg, data)
-        self.G = make_generator(data, cfg.z_dim, cfg.ngf)  # DCGAN-style for images, MLP for points
-        self.D = make_discriminator(data, cfg.ndf, norm=cfg.critic_norm)  # critic: no BatchNorm
-        if not data.is_vector:
-            self.apply(dcgan_init)  # the MLPs keep PyTorch's default initialization
-
-    def optimizers(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)
-        return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
-        }
+        super().__init__(cfg, data, d_norm=cfg.critic_norm)
 
     def train_step(self, batch, step):
         # One trainer step = one critic step on this batch; every n_critic-th step the generator
         # also takes its step (algorithm 1: n_critic critic iterations per generator iteration).
         x = batch["x"]
-        z = torch.randn(x.shape[0], self.cfg.z_dim, device=x.device)
+        z = self.noise(x.shape[0], x.device)
         with torch.no_grad():
             fake = self.G(z)
         wdist = -wasserstein_d_loss(self.D(x), self.D(fake))  # estimate of W(P_r, P_g)
@@ -69,13 +58,9 @@ class WGANGP(GANModel):
         self.update("D", loss_D)
         out = {"loss_D": loss_D.detach(), "wasserstein": wdist.detach(), "gp": gp.detach()}
         if (step + 1) % self.cfg.n_critic == 0:
-            z = torch.randn(x.shape[0], self.cfg.z_dim, device=x.device)
+            z = self.noise(x.shape[0], x.device)
             with frozen(self.D):
                 loss_G = wasserstein_g_loss(self.D(self.G(z)))
             self.update("G", loss_G)
             out["loss_G"] = loss_G.detach()
         return out
-
-    @torch.no_grad()
-    def sample(self, n: int, **cond) -> torch.Tensor:
-        return self.G(torch.randn(n, self.cfg.z_dim, device=self.device))
