@@ -130,6 +130,22 @@ def test_real_mnist_scores_far_better_than_noise_and_an_untrained_generator(lene
 
 
 @needs_mnist
+def test_reference_features_are_cached_per_content_not_per_dataset_name(lenet, monkeypatch):
+    """Two copies of "mnist" under different roots must not share cached features."""
+    import ganthology.metrics.evaluate as ev_mod
+
+    sets = {"a": torch.rand(64, 1, 28, 28) * 2 - 1, "b": torch.rand(64, 1, 28, 28) * 2 - 1}
+    monkeypatch.setattr(ev_mod, "reference_images", lambda ev, dataset, root: sets[root])
+    fa, _ = ev_mod.reference_features(lenet, "mnist", "a")
+    fb, _ = ev_mod.reference_features(lenet, "mnist", "b")
+    assert not torch.equal(fa, fb)
+    cached = lambda: sorted(ev_mod.cache_dir().glob("references/mnist-lenet-*-mnist-*.pt"))  # noqa: E731
+    before = cached()
+    sets["a"] = sets["a"].clone()  # same content: the cache answers
+    assert torch.equal(ev_mod.reference_features(lenet, "mnist", "a")[0], fa) and cached() == before
+
+
+@needs_mnist
 def test_eval_cli_writes_a_table_and_json(lenet, tmp_path):
     import json
 

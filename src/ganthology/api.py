@@ -126,7 +126,8 @@ def _read_yaml(path: str, known: dict) -> dict:
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> GANModel:
-    """A trained model, ready to `sample()`, in eval mode.
+    """A trained model, ready to `sample()`, in eval mode, with `run_config` (the run's settings) and
+    `checkpoint_meta` (step, epoch, processes, optimizer names; None for an export).
 
     `path`: a run folder (its checkpoint, else its generator export), a `.pt` checkpoint, or a
     `generator.safetensors` / `generator.json` export (which holds only the sampling networks)."""
@@ -146,6 +147,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> GANModel:
         meta, tensors = load_export(p)
         model = build_model(meta["model"], meta["config"]["model_config"], meta["data"])
         model.run_config = meta["config"]
+        model.checkpoint_meta = None  # an export holds no training state
         for name in model.sampling_modules:
             prefix = f"{name}."
             sub = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
@@ -154,6 +156,9 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> GANModel:
         ckpt = load_checkpoint(p)
         model = build_model(ckpt["model"], ckpt["config"]["model_config"], ckpt["data"])
         model.run_config = ckpt["config"]
+        # where training stood, for `ganthology info`; the optimizer states themselves stay behind
+        model.checkpoint_meta = {"step": ckpt["step"], "epoch": ckpt["loader"]["epoch"],
+                                 "world_size": ckpt["world_size"], "optimizers": list(ckpt["optimizers"])}
         _load_into(model, ckpt["state"], p)
     model.to(device).eval()
     model.source = str(p)

@@ -256,13 +256,7 @@ def _read_inputs(input_path: str, model, resize: bool):
 def info_cmd(path):
     """What a checkpoint, run folder or generator export holds."""
     from .api import load
-    from .train.checkpoint import load_checkpoint
-    from .train.trainer import resolve_run
 
-    p = Path(path)
-    ckpt = None
-    if p.suffix == ".pt" or (p.is_dir() and (p / "checkpoints" / "last.pt").is_file()):
-        ckpt = load_checkpoint(resolve_run(p))
     model = load(path)
     cls = get_model(model.name)
     click.echo(f"model       {model.name}  ({cls.paper})")
@@ -274,11 +268,11 @@ def info_cmd(path):
     for name, module in model.named_children():
         n = sum(p.numel() for p in module.parameters())
         click.echo(f"network     {name}: {n:,} parameters")
-    if ckpt is not None:
-        t = ckpt["config"]["train"]
-        click.echo(f"step        {ckpt['step']}  (epoch {ckpt['loader']['epoch']}, "
-                   f"{ckpt['world_size']} process(es), seed {t['seed']}, precision {t['precision']})")
-        click.echo(f"optimizers  {', '.join(ckpt['optimizers'])}")
+    if model.checkpoint_meta is not None:
+        m, t = model.checkpoint_meta, model.run_config["train"]
+        click.echo(f"step        {m['step']}  (epoch {m['epoch']}, "
+                   f"{m['world_size']} process(es), seed {t['seed']}, precision {t['precision']})")
+        click.echo(f"optimizers  {', '.join(m['optimizers'])}")
     else:
         click.echo("kind        generator export (sampling networks only)")
     click.echo("config      " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(model.cfg).items()))

@@ -68,18 +68,22 @@ def _file_digest(path: Path) -> str:
 
 def reference_features(ev: Evaluator, dataset: str | None = None, data_root: str | None = None):
     """(features, probabilities) of the reference set, computed once per evaluator version and
-    dataset and cached under the user cache folder."""
+    reference content and cached under the user cache folder. The key hashes the images
+    themselves, so two copies of a dataset under different roots (or a changed folder) never share
+    an entry; hashing 10,000 MNIST images costs milliseconds, their features seconds."""
     dataset = dataset or ev.spec.dataset
     weights = Path(ev.meta.get("weights") or evaluator_path(ev.name))
-    key = f"{ev.name}-{_file_digest(weights)}-{dataset}"
-    path = cache_dir() / "references" / f"{key}.pt"
+    images = reference_images(ev, dataset, data_root)
+    content = hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()[:16]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in dataset)[:40]
+    path = cache_dir() / "references" / f"{ev.name}-{_file_digest(weights)}-{safe}-{content}.pt"
     if path.is_file():
         try:
             cached = torch.load(path, map_location="cpu", weights_only=True)
             return cached["features"], cached["probs"]
         except Exception:
             pass  # unreadable cache: compute again
-    feats, probs = ev.run(reference_images(ev, dataset, data_root))
+    feats, probs = ev.run(images)
     from ..train.checkpoint import atomic_write
 
     atomic_write(path, lambda tmp: torch.save({"features": feats, "probs": probs}, tmp))
