@@ -10,7 +10,9 @@ logging, sample grids and checkpoints. The contract, in the order a model file i
     train_step(batch, step)     the update rule; calls self.update(name, loss) once per optimizer
                                 step it takes and returns a dict of scalar tensors to log
     sample(n, **cond)           images in [-1, 1]; labels `y` for conditional models,
-                                an input image batch `A` for translation models
+                                an input image batch `A` for translation models; models that map
+                                noise to images define noise(n) and generate(z, **cond) instead,
+                                and models with an encoder define encode(x) -> z
 
 State that is not a parameter (BEGAN's k_t, a running average) is registered as a buffer so that it
 travels in `state_dict()` and therefore in every checkpoint.
@@ -99,8 +101,26 @@ class GANModel(nn.Module):
     def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    @torch.no_grad()
     def sample(self, n: int, **cond) -> torch.Tensor:
-        raise NotImplementedError
+        """n samples: `generate(noise(n))` for models with a latent space; others override it."""
+        return self.generate(self.noise(n), **cond)
+
+    # --- the latent space (ganthology.latent: interpolation, arithmetic, inversion) ---------------
+    #: named parts of z that mean something (InfoGAN's codes): name -> (start, stop, kind) with kind
+    #: "categorical" (one-hot) or "uniform" (continuous in [-1, 1]); the rest of z is plain noise
+    latent_codes: ClassVar[dict[str, tuple[int, int, str]]] = {}
+
+    def noise(self, n: int, device: torch.device | None = None) -> torch.Tensor:
+        """z (n, ...) drawn from the model's prior; models that map noise to images define it."""
+        raise GanthologyError(f"{self.name} has no latent space: it maps input images to images.")
+
+    def generate(self, z: torch.Tensor, **cond) -> torch.Tensor:
+        """Images in [-1, 1] for latent codes z (differentiable: inversion optimizes through it)."""
+        return self.G(z)
+
+    #: models with an encoder (AAE, VAE-GAN, BiGAN, ...) define `encode(x) -> z`
+    encode = None
 
     def preview(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
         """Images for the periodic sample grid and how many go in a row.

@@ -148,7 +148,8 @@ class BEGAN(GANModel):
             "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
         }
 
-    def draw_z(self, n: int, device) -> torch.Tensor:
+    def noise(self, n: int, device=None) -> torch.Tensor:
+        device = device if device is not None else self.device
         return torch.rand(n, self.cfg.z_dim, device=device) * 2 - 1  # uniform in [-1, 1]
 
     def recon_loss(self, v: torch.Tensor) -> torch.Tensor:
@@ -159,10 +160,10 @@ class BEGAN(GANModel):
         x = batch["x"]
         c = self.cfg
         with torch.no_grad():
-            fake_D = self.G(self.draw_z(x.shape[0], x.device))  # G(z_D), drawn before G moves
+            fake_D = self.G(self.noise(x.shape[0], x.device))  # G(z_D), drawn before G moves
         # G: minimize L(G(z_G)), its gradient taken at D's weights of step t
         with frozen(self.D):
-            loss_G = self.recon_loss(self.G(self.draw_z(x.shape[0], x.device)))
+            loss_G = self.recon_loss(self.G(self.noise(x.shape[0], x.device)))
         self.update("G", loss_G)
         # D: minimize L(x) - k_t L(G(z_D))
         loss_real = self.recon_loss(x)
@@ -176,7 +177,6 @@ class BEGAN(GANModel):
         M = real + balance.abs()  # M_global (section 3.4.1)
         return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach(), "k": self.k.clone(), "M": M}
 
-    @torch.no_grad()
-    def sample(self, n: int, **cond) -> torch.Tensor:
-        x = self.G(self.draw_z(n, self.device))
+    def generate(self, z: torch.Tensor, **cond) -> torch.Tensor:
+        x = self.G(z)
         return x if self.data.is_vector else x.clamp(-1, 1)  # linear output, clamped to image range

@@ -111,16 +111,19 @@ class CGAN(GANModel):
         self.update("G", loss_G)
         return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach()}
 
-    @torch.no_grad()
-    def sample(self, n: int, y: torch.Tensor | None = None, **cond) -> torch.Tensor:
+    def noise(self, n: int, device=None) -> torch.Tensor:
+        return torch.randn(n, self.cfg.z_dim, device=device if device is not None else self.device)
+
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, **cond) -> torch.Tensor:
         """`y`: class labels (n,); by default 0, 1, ..., K-1 repeated, so a grid with K columns
         shows one class per column."""
+        n = z.shape[0]
         if y is None:
             y = torch.arange(n) % self.data.num_classes
         y = torch.as_tensor(y, device=self.device).long()
         if y.min() < 0 or y.max() >= self.data.num_classes:
             raise GanthologyError(f"labels must lie in 0..{self.data.num_classes - 1} for this model.")
-        return self.G(torch.randn(n, self.cfg.z_dim, device=self.device), self._onehot(y))
+        return self.G(z, self._onehot(y))
 
     def preview(self, batch):
         n = next(iter(batch.values())).shape[0]

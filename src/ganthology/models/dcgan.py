@@ -55,14 +55,15 @@ class DCGAN(GANModel):
             "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
         }
 
-    def draw_z(self, n: int, device) -> torch.Tensor:
+    def noise(self, n: int, device=None) -> torch.Tensor:
+        device = device if device is not None else self.device
         if self.cfg.noise == "uniform":
             return torch.rand(n, self.cfg.z_dim, device=device) * 2 - 1
         return torch.randn(n, self.cfg.z_dim, device=device)
 
     def train_step(self, batch, step):
         x = batch["x"]
-        fake = self.G(self.draw_z(x.shape[0], x.device))
+        fake = self.G(self.noise(x.shape[0], x.device))
         # D: real and fake go through D as separate minibatches, so that BatchNorm statistics are
         # never mixed across the two (as in the authors' code).
         loss_D = d_loss_bce(self.D(x), self.D(fake.detach()))
@@ -72,7 +73,3 @@ class DCGAN(GANModel):
             loss_G = g_loss_nonsaturating(self.D(fake))
         self.update("G", loss_G)
         return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach()}
-
-    @torch.no_grad()
-    def sample(self, n: int, **cond) -> torch.Tensor:
-        return self.G(self.draw_z(n, self.device))

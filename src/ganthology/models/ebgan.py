@@ -125,6 +125,5 @@ class EBGAN(GANModel):
         return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach(), "energy_real": e_real.mean().detach(),
                 "energy_fake": e_fake.mean().detach(), "pt": pt.detach()}
 
-    @torch.no_grad()
-    def sample(self, n: int, **cond) -> torch.Tensor:
-        return self.G(torch.randn(n, self.cfg.z_dim, device=self.device))
+    def noise(self, n: int, device=None) -> torch.Tensor:
+        return torch.randn(n, self.cfg.z_dim, device=device if device is not None else self.device)

@@ -34,7 +34,3 @@ class PairGAN(GANModel):
     def noise(self, n: int, device: torch.device | None = None) -> torch.Tensor:
         """z ~ N(0, I) of the config's dimension."""
         return torch.randn(n, self.cfg.z_dim, device=device if device is not None else self.device)
-
-    @torch.no_grad()
-    def sample(self, n: int, **cond) -> torch.Tensor:
-        return self.G(self.noise(n))
