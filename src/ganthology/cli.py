@@ -411,6 +411,223 @@ def bench_cmd(models, steps, dataset, n, out, docs, data_root, table_only):
     click.echo(f"wrote {rows} rows to {docs}")
 
 
+# --- latent space and representation -------------------------------------------------------------
+@cli.group("latent")
+def latent_group():
+    """Walk, traverse, do arithmetic in and invert a trained generator's latent space (PNG out)."""
+
+
+def _latent_setup(path, device, out, default_name):
+    import torch
+
+    from .api import load
+    from .latent import check_latent
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise GanthologyError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu.")
+    model = load(path, device=device)
+    check_latent(model)
+    p = Path(path)
+    return model, Path(out) if out else (p / "latent" if p.is_dir() else Path("latent")) / default_name
+
+
+def _parse_labels(labels):
+    import torch
+
+    if labels is None:
+        return None
+    try:
+        return torch.tensor([int(v) for v in labels.split(",")])
+    except ValueError:
+        raise GanthologyError(f"--labels takes integers separated by commas, not {labels!r}.") from None
+
+
+def _latent_options(default_name):
+    def wrap(f):
+        for opt in reversed([
+            click.argument("path"),
+            click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
+                         help=f"PNG to write [default: RUN/latent/{default_name}, or ./latent/{default_name}]."),
+            click.option("--seed", type=int, default=0, show_default=True),
+            click.option("--device", type=str, default="cpu", show_default=True, help="cpu or cuda"),
+        ]):
+            f = opt(f)
+        return f
+    return wrap
+
+
+@latent_group.command("interpolate")
+@_latent_options("interpolation.png")
+@click.option("--rows", type=int, default=8, show_default=True, help="Number of paths (grid rows).")
+@click.option("--steps", type=int, default=10, show_default=True, help="Images per path.")
+@click.option("--mode", type=click.Choice(["slerp", "lerp"]), default="slerp", show_default=True,
+              help="Spherical (stays where a Gaussian prior puts its mass) or linear.")
+@click.option("--labels", default=None, help="Conditional models: one label per row, e.g. 0,1,2.")
+def latent_interpolate(path, out, seed, device, rows, steps, mode, labels):
+    """Rows of images along paths between pairs of random latent codes."""
+    from .latent import interpolate
+    from .viz import save_grid
+
+    model, png = _latent_setup(path, device, out, "interpolation.png")
+    images, nrow = interpolate(model, rows, steps, mode, seed, labels=_parse_labels(labels))
+    click.echo(f"wrote {save_grid(images, png, nrow=nrow)}")
+
+
+@latent_group.command("traverse")
+@_latent_options("traverse.png")
+@click.option("--code", required=True, help="Name of the code to vary (InfoGAN: digit, c1, c2).")
+@click.option("--rows", type=int, default=8, show_default=True)
+@click.option("--steps", type=int, default=10, show_default=True, help="Values of a continuous code.")
+@click.option("--span", type=float, default=2.0, show_default=True,
+              help="A continuous code goes from -span to span (InfoGAN's figure 2: 2, past its training range).")
+def latent_traverse(path, out, seed, device, code, rows, steps, span):
+    """Vary one named code of the latent (InfoGAN) and keep the rest fixed, one row per draw."""
+    from .latent import traverse
+    from .viz import save_grid
+
+    model, png = _latent_setup(path, device, out, f"traverse_{code}.png")
+    images, nrow = traverse(model, code, rows, steps, span, seed)
+    click.echo(f"wrote {save_grid(images, png, nrow=nrow)}")
+
+
+def _codes(model, spec, what, n, seed, method, resize, steps, labels=None):
+    """Codes of a concept: sample indices of `ganthology sample --n N --seed S` ("3,17,40"), or
+    images (a file or folder) found by inversion."""
+    from .latent import invert, pool_codes
+
+    if spec is None:
+        raise GanthologyError(f"give {what}: sample indices such as 3,17,40 or an image file / folder.")
+    if Path(spec).exists():
+        x, _ = _read_inputs(spec, model, resize)
+        z, report = invert(model, x, method=method, steps=steps, seed=seed, labels=labels)
+        click.echo(f"{what}: {len(x)} images inverted ({method}), reconstruction PSNR {report['psnr']:.1f} dB")
+        return z
+    try:
+        idx = [int(v) for v in spec.split(",")]
+    except ValueError:
+        raise GanthologyError(f"{what} {spec!r} is neither an existing image path nor sample indices like 3,17,40.") from None
+    return pool_codes(model, idx, n, seed)
+
+
+_INVERT_OPTIONS = [
+    click.option("--method", type=click.Choice(["optimize", "encoder", "hybrid"]), default="optimize",
+                 show_default=True, help="How images become codes: gradient descent, the model's encoder, or both."),
+    click.option("--steps", "opt_steps", type=int, default=300, show_default=True, help="Optimization steps."),
+    click.option("--resize", is_flag=True, help="Resize input images to the model's size."),
+]
+
+
+def _invert_options(f):
+    for opt in reversed(_INVERT_OPTIONS):
+        f = opt(f)
+    return f
+
+
+@latent_group.command("arithmetic")
+@_latent_options("arithmetic.png")
+@click.option("--a", "a", default=None, help="Concept A: sample indices (3,17,40) or images.")
+@click.option("--b", "b", default=None, help="Concept B, subtracted.")
+@click.option("--c", "c", default=None, help="Concept C, added.")
+@click.option("--n", "n", type=int, default=64, show_default=True,
+              help="Sample indices refer to the grid of 'ganthology sample RUN --n N --seed SEED'.")
+@_invert_options
+def latent_arithmetic(path, out, seed, device, a, b, c, n, method, opt_steps, resize):
+    """A - B + C on mean latent codes (DCGAN, section 6.3). Writes one row: mean A, mean B, mean C,
+    the result, and codes near the result."""
+    from .latent import arithmetic
+    from .viz import save_grid
+
+    model, png = _latent_setup(path, device, out, "arithmetic.png")
+    za, zb, zc = (_codes(model, spec, name, n, seed, method, resize, opt_steps)
+                  for spec, name in ((a, "--a"), (b, "--b"), (c, "--c")))
+    images, _ = arithmetic(model, za, zb, zc, seed=seed)
+    click.echo(f"wrote {save_grid(images, png, nrow=len(images))}  (A, B, C, A - B + C, then its neighbours)")
+
+
+@latent_group.command("invert")
+@_latent_options("inversion.png")
+@click.option("--input", "input_path", required=True, type=click.Path(), help="An image or a folder of them.")
+@click.option("--labels", default=None, help="Conditional models: the label of each input image.")
+@click.option("--save-codes", type=click.Path(dir_okay=False), default=None, help="Also write the codes (.pt).")
+@_invert_options
+def latent_invert(path, out, seed, device, input_path, labels, save_codes, method, opt_steps, resize):
+    """Find the latent code of each input image; writes input | reconstruction pairs and prints the
+    reconstruction error."""
+    import torch
+
+    from .latent import invert, reconstruct
+    from .viz import save_grid
+
+    model, png = _latent_setup(path, device, out, "inversion.png")
+    x, _ = _read_inputs(input_path, model, resize)
+    y = _parse_labels(labels)
+    z, report = invert(model, x, method=method, steps=opt_steps, seed=seed, labels=y)
+    images, nrow = reconstruct(model, x, z, labels=y)
+    click.echo(f"{len(x)} images, {method}: reconstruction MSE {report['mse']:.4f}, PSNR {report['psnr']:.2f} dB")
+    click.echo(f"wrote {save_grid(images, png, nrow=nrow)}")
+    if save_codes:
+        torch.save(z.cpu(), save_codes)
+        click.echo(f"wrote {save_codes}")
+
+
+@latent_group.command("edit")
+@_latent_options("edit.png")
+@click.option("--input", "input_path", required=True, type=click.Path(), help="Images to edit.")
+@click.option("--with", "with_path", required=True, type=click.Path(exists=True),
+              help="Images that show the attribute.")
+@click.option("--without", "without_path", required=True, type=click.Path(exists=True),
+              help="Images that do not.")
+@click.option("--strengths", default="-2,-1,0,1,2", show_default=True,
+              help="Multiples of the attribute direction added to each code.")
+@_invert_options
+def latent_edit(path, out, seed, device, input_path, with_path, without_path, strengths, method, opt_steps, resize):
+    """Move images along an attribute direction: mean code of --with images minus mean code of
+    --without images, all found by inversion."""
+    from .latent import attribute_direction, edit, invert
+    from .viz import save_grid
+
+    try:
+        ss = [float(v) for v in strengths.split(",")]
+    except ValueError:
+        raise GanthologyError(f"--strengths takes numbers separated by commas, not {strengths!r}.") from None
+    model, png = _latent_setup(path, device, out, "edit.png")
+    z_with = _codes(model, with_path, "--with", 64, seed, method, resize, opt_steps)
+    z_without = _codes(model, without_path, "--without", 64, seed, method, resize, opt_steps)
+    x, _ = _read_inputs(input_path, model, resize)
+    z, report = invert(model, x, method=method, steps=opt_steps, seed=seed)
+    click.echo(f"--input: {len(x)} images inverted ({method}), reconstruction PSNR {report['psnr']:.1f} dB")
+    images, nrow = edit(model, x, z, attribute_direction(z_with, z_without), ss)
+    click.echo(f"wrote {save_grid(images, png, nrow=nrow)}  (input, then strengths {strengths})")
+
+
+@cli.command("probe")
+@click.argument("path")
+@click.option("--features", "which", type=click.Choice(["D", "encoder"]), default="D", show_default=True,
+              help="The discriminator's layers (DCGAN, section 5.1) or the encoder's code.")
+@click.option("--n-train", type=int, default=5000, show_default=True, help="Labelled training images.")
+@click.option("--n-test", type=int, default=10_000, show_default=True, help="Test images.")
+@click.option("--data-root", default=None, help="Where the datasets live [default: $GANTHOLOGY_DATA].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the numbers [default: RUN/probe_FEATURES.json, or ./probe_FEATURES.json].")
+def probe_cmd(path, which, n_train, n_test, data_root, seed, json_path):
+    """Linear-classifier accuracy on a trained model's features, against the same network untrained
+    and against raw pixels."""
+    import json
+
+    from .api import load
+    from .probe import probe
+
+    if n_train < 10 or n_test < 1:
+        raise GanthologyError("--n-train must be at least 10 and --n-test at least 1.")
+    model = load(path)
+    result = probe(model, which, n_train, n_test, seed, data_root, log=click.echo)
+    p = Path(path)
+    dest = Path(json_path) if json_path else (p if p.is_dir() else Path(".")) / f"probe_{which}.json"
+    dest.write_text(json.dumps(result, indent=2))
+    click.echo(f"wrote {dest}")
+
+
 # --- entry point ------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user mistakes become one line on stderr and a non-zero exit."""
