@@ -37,6 +37,8 @@ TINY = {
     "bgan": dict(ngf=8, ndf=8, batch_size=8),
     "softmax_gan": dict(ngf=8, ndf=8, batch_size=8),
     "relativistic_gan": dict(variant="average", ngf=8, ndf=8, batch_size=8),
+    "acgan": dict(z_dim=16, ngf=8, ndf=8, batch_size=8),
+    "infogan": dict(ngf=8, ndf=8, fc=32, q_fc=16, batch_size=8),
 }
 
 

@@ -76,6 +76,17 @@ def test_psnr_and_ssim_of_a_known_offset():
     assert abs(psnr_ssim(target, target)[1] - 1.0) < 1e-6
 
 
+def test_cluster_accuracy_matches_clusters_to_classes_one_to_one():
+    from ganthology.metrics import cluster_accuracy, clustering_scores
+
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    assert cluster_accuracy([2, 2, 0, 0, 1, 1], labels) == 1.0  # a relabelling is perfect
+    assert cluster_accuracy([0, 0, 0, 0, 0, 0], labels) == pytest.approx(2 / 6)  # one cluster: one class right
+    assert cluster_accuracy([0, 1, 2, 3, 4, 5], labels) == pytest.approx(3 / 6)  # extra clusters count as errors
+    s = clustering_scores([1, 1, 0, 0, 2, 2], labels)
+    assert s["nmi"] == pytest.approx(1.0) and s["ari"] == pytest.approx(1.0)
+
+
 @pytest.mark.parametrize("k", [1, 3, 10])
 def test_inception_score_of_k_even_confident_classes_is_k(k):
     probs = torch.eye(10)[torch.arange(990) % k]  # 990 splits evenly into 1, 3 or 10 classes

@@ -129,7 +129,23 @@ class GANModel(nn.Module):
         show input | output | target. Called under a fixed RNG seed, so the noise is the same
         every time."""
         n = batch_size_of(batch)
+        if self.task == "conditional":  # one class per column
+            return self.sample(n), self.data.num_classes
         return self.sample(n), 8
+
+    def class_labels(self, n: int, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Labels for n samples of a conditional model, checked: `y` as given (one per sample, in
+        0..K-1), or by default 0, 1, ..., K-1 repeated, so a grid with K columns shows one class per
+        column."""
+        k = self.data.num_classes
+        if y is None:
+            y = torch.arange(n) % k
+        y = torch.as_tensor(y, device=self.device).long()
+        if y.shape != (n,):
+            raise GanthologyError(f"give one label per sample: {n} samples, labels of shape {tuple(y.shape)}.")
+        if y.min() < 0 or y.max() >= k:
+            raise GanthologyError(f"labels must lie in 0..{k - 1} for this model.")
+        return y
 
     # --- helpers for train_step ---------------------------------------------------------------
     def setup_optimizers(self) -> None:

@@ -115,16 +115,5 @@ class CGAN(GANModel):
         return torch.randn(n, self.cfg.z_dim, device=device if device is not None else self.device)
 
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, **cond) -> torch.Tensor:
-        """`y`: class labels (n,); by default 0, 1, ..., K-1 repeated, so a grid with K columns
-        shows one class per column."""
-        n = z.shape[0]
-        if y is None:
-            y = torch.arange(n) % self.data.num_classes
-        y = torch.as_tensor(y, device=self.device).long()
-        if y.min() < 0 or y.max() >= self.data.num_classes:
-            raise GanthologyError(f"labels must lie in 0..{self.data.num_classes - 1} for this model.")
-        return self.G(z, self._onehot(y))
-
-    def preview(self, batch):
-        n = next(iter(batch.values())).shape[0]
-        return self.sample(n), self.data.num_classes
+        """`y`: class labels (n,); by default one class per grid column (`class_labels`)."""
+        return self.G(z, self._onehot(self.class_labels(z.shape[0], y)))
