@@ -39,6 +39,9 @@ TINY = {
     "relativistic_gan": dict(variant="average", ngf=8, ndf=8, batch_size=8),
     "acgan": dict(z_dim=16, ngf=8, ndf=8, batch_size=8),
     "infogan": dict(ngf=8, ndf=8, fc=32, q_fc=16, batch_size=8),
+    "aae": dict(hidden=32, batch_size=8),
+    "vae_gan": dict(z_dim=8, width=8, batch_size=8),
+    "bigan": dict(z_dim=8, hidden=32, batch_size=8),
 }
 
 
