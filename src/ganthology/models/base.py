@@ -112,8 +112,12 @@ class GANModel(nn.Module):
     latent_codes: ClassVar[dict[str, tuple[int, int, str]]] = {}
 
     def noise(self, n: int, device: torch.device | None = None) -> torch.Tensor:
-        """z (n, ...) drawn from the model's prior; models that map noise to images define it."""
-        raise GanthologyError(f"{self.name} has no latent space: it maps input images to images.")
+        """z (n, z_dim) ~ N(0, I), the prior of most papers; a model with another prior overrides
+        it, and one without a `z_dim` (translation) has no latent space."""
+        z_dim = getattr(self.cfg, "z_dim", None)
+        if z_dim is None:
+            raise GanthologyError(f"{self.name} has no latent space: it maps input images to images.")
+        return torch.randn(n, z_dim, device=device if device is not None else self.device)
 
     def generate(self, z: torch.Tensor, **cond) -> torch.Tensor:
         """Images in [-1, 1] for latent codes z (differentiable: inversion optimizes through it)."""

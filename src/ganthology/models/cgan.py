@@ -111,9 +111,6 @@ class CGAN(GANModel):
         self.update("G", loss_G)
         return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach()}
 
-    def noise(self, n: int, device=None) -> torch.Tensor:
-        return torch.randn(n, self.cfg.z_dim, device=device if device is not None else self.device)
-
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, **cond) -> torch.Tensor:
         """`y`: class labels (n,); by default one class per grid column (`class_labels`)."""
         return self.G(z, self._onehot(self.class_labels(z.shape[0], y)))

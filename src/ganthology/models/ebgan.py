@@ -124,6 +124,3 @@ class EBGAN(GANModel):
         self.update("G", loss_G)
         return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach(), "energy_real": e_real.mean().detach(),
                 "energy_fake": e_fake.mean().detach(), "pt": pt.detach()}
-
-    def noise(self, n: int, device=None) -> torch.Tensor:
-        return torch.randn(n, self.cfg.z_dim, device=device if device is not None else self.device)

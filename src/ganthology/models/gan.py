@@ -112,6 +112,3 @@ class GAN(GANModel):
             loss_G = g_loss_nonsaturating(self.D(self.G(z)))
         self.update("G", loss_G)
         return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach()}
-
-    def noise(self, n: int, device=None) -> torch.Tensor:
-        return torch.randn(n, self.cfg.z_dim, device=device if device is not None else self.device)

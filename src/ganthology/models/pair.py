@@ -30,7 +30,3 @@ class PairGAN(GANModel):
             "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
             "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
         }
-
-    def noise(self, n: int, device: torch.device | None = None) -> torch.Tensor:
-        """z ~ N(0, I) of the config's dimension."""
-        return torch.randn(n, self.cfg.z_dim, device=device if device is not None else self.device)
