@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 # CI sets GANTHOLOGY_DATA; a developer checkout finds the shared MNIST beside the project.
@@ -57,3 +58,13 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subproce
         [sys.executable, "-m", "ganthology", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+@pytest.fixture
+def one_thread():
+    """The thresholds were measured with one thread: the same arithmetic (and order of float
+    reductions) on every machine, and faster than two threads for MLPs this small."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -152,7 +152,7 @@ def test_infogan_predict_codes_shapes():
 
 
 # --- learning ---------------------------------------------------------------------------------------
-def test_acgan_draws_the_requested_digit(tmp_path):
+def test_acgan_draws_the_requested_digit(tmp_path, one_thread):
     """Measured (2-core CPU, shared, one thread, seed 0): 95.4% after 400 steps of batch 64 at
     ngf = ndf = 32 (seed 1: 96.2%; 300 steps: 89.6%); untrained 10%; about 20 s of training."""
     run = ganthology.train_model("acgan", dataset="digits", steps=400, batch_size=64, out=str(tmp_path / "run"),
@@ -168,7 +168,7 @@ def test_acgan_draws_the_requested_digit(tmp_path):
     assert acc > 0.75, acc
 
 
-def test_infogan_maximizes_mutual_information_on_digits(tmp_path):
+def test_infogan_maximizes_mutual_information_on_digits(tmp_path, one_thread):
     """Q recovers the categorical code G was given (the mutual information term works), and on real
     digits the code has come to mean the digit (unsupervised, matched to labels one-to-one).
     Measured (2-core CPU, shared, one thread, seed 0), 500 steps of batch 64 at ngf = ndf = 32,

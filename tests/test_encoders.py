@@ -185,7 +185,7 @@ def _reconstruction_mse(model, x) -> float:
     ("aae", 1200, dict(hidden=256, batch_size=64), 0.3, 0.4),
     ("vae_gan", 500, dict(width=16, z_dim=32, batch_size=32), 0.5, 0.5),
 ])
-def test_autoencoders_reconstruct_held_out_digits(name, steps, overrides, mse_ratio, fd_ratio):
+def test_autoencoders_reconstruct_held_out_digits(name, steps, overrides, mse_ratio, fd_ratio, one_thread):
     """generate(encode(x)) approaches x on digits never trained on, and decoding samples of the
     prior gives digits: the codes were pushed towards p(z) (AAE: by the adversary on codes; VAE-GAN:
     by the KL term)."""
@@ -199,7 +199,7 @@ def test_autoencoders_reconstruct_held_out_digits(name, steps, overrides, mse_ra
     assert fd_after < fd_ratio * fd_before, (fd_before, fd_after)
 
 
-def test_bigan_learns_digits_and_a_representation():
+def test_bigan_learns_digits_and_a_representation(one_thread):
     """G's samples approach the digits (FD in 8x8 pixel space, tests/test_learning.py) and a linear
     probe on E's codes of held-out digits beats the same probe on the untrained encoder."""
     from sklearn.linear_model import LogisticRegression

@@ -145,16 +145,6 @@ TOY_RUNS = {
 }
 
 
-@pytest.fixture
-def one_thread():
-    """The thresholds were measured with one thread: the same arithmetic (and order of float
-    reductions) on every machine, and faster than two threads for MLPs this small."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.parametrize("name", sorted(TOY_RUNS))
 def test_model_covers_the_modes_of_ring8(name, tmp_path, one_thread):
     steps, overrides, min_modes, min_hq = TOY_RUNS[name]
