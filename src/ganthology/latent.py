@@ -25,13 +25,13 @@ them as PNGs.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
 import torch.nn.functional as F
 
 from .errors import GanthologyError
+from .seeding import seeded
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -41,15 +41,6 @@ def check_latent(model) -> None:
         raise GanthologyError(f"{model.name} maps input images to images and has no latent space to explore.")
     if model.data.is_vector:
         raise GanthologyError(f"{model.name} was trained on 2-D points; the latent tools draw images.")
-
-
-@contextlib.contextmanager
-def seeded(seed: int, device: torch.device):
-    """Run the block on the random stream of `seed` and leave the caller's stream as it was."""
-    devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 def _prior_is_uniform(model) -> bool:

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import GanthologyError
+from .seeding import seeded
 
 ACTIVATIONS = (nn.LeakyReLU, nn.ReLU, nn.ELU)
 
@@ -103,8 +104,7 @@ def probe(model, which: str = "D", n_train: int = 5000, n_test: int = 10_000, se
         idx_te = torch.randperm(len(test), generator=g)[:n_test]
     tr, te = InMemoryLoader(train, 1).batch(idx_tr), InMemoryLoader(test, 1).batch(idx_te)
     init_seed = getattr(model, "run_config", {}).get("train", {}).get("seed", seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(init_seed)  # the run's own initial weights (the trainer seeds, then builds)
+    with seeded(init_seed):  # the run's own initial weights (the trainer seeds, then builds)
         untrained = build_model(model.name, model.config_dict(), model.data).eval().to(model.device)
     out = {"model": model.name, "dataset": model.data.name, "features": which,
            "n_train": len(idx_tr), "n_test": len(idx_te)}

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from ..errors import GanthologyError
+from ..seeding import seeded
 from .distances import frechet_distance, gaussian_stats, kernel_distance, precision_recall
 from .evaluators import EVALUATORS, Evaluator, cache_dir, evaluator_path
 from .scores import class_coverage, conditional_accuracy, inception_score, psnr_ssim
@@ -125,9 +126,7 @@ def score_images(ev: Evaluator, images: torch.Tensor, reference: torch.Tensor | 
 def generate(model, n: int, seed: int = 0, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
     """n samples of a model (CPU, [-1, 1]) and, for a conditional model, the labels asked for
     (each class in turn)."""
-    devices = [model.device.index or 0] if model.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+    with seeded(seed, model.device):
         requested = torch.arange(n) % model.data.num_classes if model.task == "conditional" else None
         chunks = []
         for i in range(0, n, batch_size):

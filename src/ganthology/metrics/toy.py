@@ -25,6 +25,8 @@ import math
 import numpy as np
 import torch
 
+from ..seeding import seeded
+
 MIN_SHARE_OF_EXPECTED = 0.2  # PacGAN: a mode needs >= 1/5 of its expected count of samples
 QUALITY_STDS = 3.0  # VEEGAN: high quality = within 3 standard deviations of the nearest mode
 
@@ -71,9 +73,7 @@ def score_toy_model(model, n: int = 2500, seed: int = 0) -> dict:
     mix = toy_mixture(model.data.name)
     was_training = model.training
     model.eval()
-    devices = [model.device.index or 0] if model.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+    with seeded(seed, model.device):
         x = model.sample(n).float().cpu()
     model.train(was_training)
     return {"dataset": mix.name, "n": n, **mode_coverage(x, mix.centers, mix.std)}

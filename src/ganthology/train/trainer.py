@@ -22,6 +22,7 @@ import yaml
 from ..data import InMemoryLoader, build_dataset
 from ..errors import GanthologyError
 from ..registry import get_model
+from ..seeding import seeded
 from ..viz import save_grid, save_scatter
 from .checkpoint import atomic_write, export_generator, load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -204,9 +205,7 @@ class Trainer:
     def _sample_grid(self, model, fixed: dict, path: Path, step: int = 0) -> None:
         """A grid from a fixed seed: the same noise at every step, and the training RNG untouched.
         For vector data (the 2-D toys) a scatter plot of samples over the fixed real points."""
-        devices = [model.device.index or 0] if model.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.cfg.seed + 12345)
+        with seeded(self.cfg.seed + 12345, model.device):
             model.eval()
             images, nrow = model.preview(fixed)
             model.train()
