@@ -24,6 +24,14 @@ def test_bench_records_runs_and_rewrites_only_its_table(tmp_path):
     assert "| pix2pix | edges2digits | 2 x " in text and "| gan | ring8 | 2 x " in text
     assert (tmp_path / "images" / "bench" / "pix2pix-edges2digits.png").is_file()
     assert (tmp_path / "images" / "bench" / "gan-ring8.png").is_file()
+    # the records are kept beside the docs: the table survives the loss of the run folders
+    assert json.loads((tmp_path / "bench" / "gan-ring8.json").read_text()) == toy
+    for rec in out.glob("*/bench.json"):
+        rec.unlink()
+    doc.write_text(text.replace("| gan | ring8 |", "| stale |"))
+    r = run_cli("bench", "--table-only", "--out", str(out), "--docs", str(doc))
+    assert r.returncode == 0, r.stderr
+    assert "| pix2pix | edges2digits | 2 x " in doc.read_text() and "| gan | ring8 | 2 x " in doc.read_text()
 
 
 def test_bench_of_an_unknown_model_fails_before_training(tmp_path):

@@ -3,9 +3,11 @@ regenerate the results table of docs/results.md from the records.
 
 One record per (model, dataset) lands in `OUT/MODEL-DATASET/bench.json`: the budget (steps, batch,
 wall-clock, machine), the metrics of the untrained model (the same seed's initial weights) and of
-the trained one, and the last sample grid. `write_table` turns every record under OUT into the
-Markdown table between `<!-- bench:start -->` and `<!-- bench:end -->` in the docs file and copies
-each grid next to it, so the published numbers are always the output of this one command.
+the trained one, and the last sample grid. `write_table` copies every record under OUT (and its
+grid) next to the docs file, into `bench/MODEL-DATASET.json` and `images/bench/`, which are
+committed, and turns all the records there into the Markdown table between `<!-- bench:start -->`
+and `<!-- bench:end -->`: re-running one model replaces its row and keeps the others, and the
+published numbers are always the output of this one command, on any machine.
 """
 from __future__ import annotations
 
@@ -93,13 +95,20 @@ COLUMNS = [("FD", "fd_{e}"), ("KID", "kid_{e}"), ("precision", "precision_{e}"),
 
 
 def write_table(out: Path, doc: Path) -> int:
-    """Rewrite the bench table of `doc` from every OUT/*/bench.json; returns the number of rows."""
-    records = sorted((json.loads(p.read_text()) for p in out.glob("*/bench.json")),
+    """Copy every OUT/*/bench.json and its grid next to `doc`, then rewrite the bench table of `doc`
+    from all the records kept there; returns the number of rows."""
+    kept, images = doc.parent / "bench", doc.parent / "images" / "bench"
+    for p in out.glob("*/bench.json"):
+        r = json.loads(p.read_text())
+        kept.mkdir(parents=True, exist_ok=True)
+        images.mkdir(parents=True, exist_ok=True)
+        (kept / f"{r['model']}-{r['dataset']}.json").write_text(p.read_text())
+        if (out / r["grid"]).is_file():
+            shutil.copyfile(out / r["grid"], images / f"{r['model']}-{r['dataset']}.png")
+    records = sorted((json.loads(p.read_text()) for p in kept.glob("*.json")),
                      key=lambda r: (r["dataset"], r["model"]))
     if not records:
-        raise GanthologyError(f"no bench records under {out}; run 'ganthology bench MODEL' first.")
-    images = doc.parent / "images" / "bench"
-    images.mkdir(parents=True, exist_ok=True)
+        raise GanthologyError(f"no bench records under {out} or {kept}; run 'ganthology bench MODEL' first.")
     used = [(h, k) for h, k in COLUMNS
             if any(k.format(e=r["evaluator"]) in r["after"] for r in records)]
     lines = ["| model | dataset | steps x batch | train time | evaluator | "
@@ -112,8 +121,6 @@ def write_table(out: Path, doc: Path) -> int:
             a, b = r["after"].get(key), r["before"].get(key)
             cells.append("" if a is None else (f"{_fmt(b)} → **{_fmt(a)}**" if b is not None else _fmt(a)))
         grid = images / f"{r['model']}-{r['dataset']}.png"
-        if (out / r["grid"]).is_file():
-            shutil.copyfile(out / r["grid"], grid)
         lines.append(f"| {r['model']} | {r['dataset']} | {r['steps']} x {r['batch_size']} | "
                      f"{r['train_seconds'] / 60:.1f} min | {r['evaluator'] or '-'} | " + " | ".join(cells)
                      + f" | ![{r['model']}](images/bench/{grid.name}) |")
@@ -122,7 +129,7 @@ def write_table(out: Path, doc: Path) -> int:
     lines += ["", f"Machine: {'; '.join(machines)} (1-minute load average up to {busy:.1f} at the end of a "
               f"run: train times are comparable only between rows measured alike). Each cell: untrained → **trained** (same seed, "
               f"n = {records[0]['n']} samples). Reproduce a row with the `command` in "
-              f"`{out}/MODEL-DATASET/bench.json`, e.g. `{records[0]['command']}`."]
+              f"its record `{kept.name}/MODEL-DATASET.json`, e.g. `{records[0]['command']}`."]
     text = doc.read_text() if doc.is_file() else f"# Results\n\n{START}\n{END}\n"
     if START not in text or END not in text:
         text = text.rstrip() + f"\n\n{START}\n{END}\n"

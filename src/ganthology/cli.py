@@ -386,9 +386,9 @@ def eval_cmd(path, evaluator_name, metrics, n, reference, data_root, inception_w
 @click.option("--out", default="runs/bench", show_default=True, type=click.Path(file_okay=False),
               help="Where the runs and their bench.json records go.")
 @click.option("--docs", default="docs/results.md", show_default=True, type=click.Path(dir_okay=False),
-              help="Markdown file whose bench table is regenerated from every record under --out.")
+              help="Markdown file whose bench table is regenerated; the records are kept in bench/ beside it.")
 @click.option("--data-root", default=None, help="Where the datasets live [default: $GANTHOLOGY_DATA].")
-@click.option("--table-only", is_flag=True, help="Only regenerate the table from existing records.")
+@click.option("--table-only", is_flag=True, help="Only regenerate the table from the kept records (and any new ones under --out).")
 def bench_cmd(models, steps, dataset, n, out, docs, data_root, table_only):
     """Train MODELS (default: all) for a fixed budget, score them untrained and trained with the
     evaluator of their dataset, and regenerate the results table of --docs."""
