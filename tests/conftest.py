@@ -43,6 +43,8 @@ TINY = {
     "aae": dict(hidden=32, batch_size=8),
     "vae_gan": dict(z_dim=8, width=8, batch_size=8),
     "bigan": dict(z_dim=8, hidden=32, batch_size=8),
+    "cluster_gan": dict(z_dim=8, ngf=8, ndf=8, fc=32, n_critic=2, batch_size=8),
+    "sgan": dict(z_dim=16, ngf=8, ndf=8, labelled_batch=8, batch_size=8),
 }
 
 

@@ -26,6 +26,7 @@ def _build(name: str, seed: int = 0):
     data = build_dataset(_data_for(cls))
     torch.manual_seed(seed)
     model = cls(ganthology.make_config(name, **tiny(name)), data.info())
+    model.bind_data(data)  # as the trainer does (sgan keeps labelled examples)
     loader = InMemoryLoader(data, model.cfg.batch_size, seed=seed)
     return model, loader
 

@@ -91,7 +91,9 @@ def _fmt(v) -> str:
 # columns of the table: (header, key template); {e} is the evaluator's name
 COLUMNS = [("FD", "fd_{e}"), ("KID", "kid_{e}"), ("precision", "precision_{e}"), ("recall", "recall_{e}"),
            ("IS", "is_{e}"), ("classes", "classes_{e}"), ("cond. acc.", "accuracy_{e}"),
-           ("PSNR", "psnr"), ("SSIM", "ssim"), ("modes", "modes"), ("high quality", "high_quality")]
+           ("PSNR", "psnr"), ("SSIM", "ssim"), ("modes", "modes"), ("high quality", "high_quality"),
+           ("test acc.", "test_accuracy"), ("cluster ACC", "cluster_acc"), ("NMI", "nmi"), ("ARI", "ari"),
+           ("recon. MSE", "recon_mse")]
 
 
 def write_table(out: Path, doc: Path) -> int:

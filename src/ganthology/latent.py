@@ -43,13 +43,6 @@ def check_latent(model) -> None:
         raise GanthologyError(f"{model.name} was trained on 2-D points; the latent tools draw images.")
 
 
-def _prior_is_uniform(model) -> bool:
-    """Whether the model draws z uniformly in [-1, 1] (then optimized codes are kept in that box)."""
-    with seeded(0, model.device):
-        z = model.noise(256)
-    return bool(z.min() >= -1 and z.max() <= 1 and z.abs().max() > 0.9)
-
-
 def _labels(model, n: int, labels: torch.Tensor | None) -> dict:
     """The `y` a conditional model needs (one label per code), nothing for other models."""
     if model.task != "conditional":
@@ -179,7 +172,7 @@ def invert(model, x: torch.Tensor, method: str = "optimize", steps: int = 300, l
 
 
 def _descend(model, z: torch.Tensor, x: torch.Tensor, cond: dict, steps: int, lr: float) -> torch.Tensor:
-    uniform = _prior_is_uniform(model)
+    uniform = model.z_in_unit_box
     z = z.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -229,7 +222,7 @@ def arithmetic(model, za: torch.Tensor, zb: torch.Tensor, zc: torch.Tensor, neig
     result = a - b + c
     with seeded(seed, model.device):
         near = result + scale * model.noise(neighbours)
-    if _prior_is_uniform(model):
+    if model.z_in_unit_box:
         near = near.clamp(-1, 1)
     images = model.generate(torch.cat([a, b, c, result, near]))
     return images, {"result": result}

@@ -18,9 +18,10 @@ from .evaluators import EVALUATORS, Evaluator, cache_dir, evaluator_path
 from .scores import class_coverage, conditional_accuracy, inception_score, psnr_ssim
 
 #: metric families `--metrics` chooses from; which apply depends on the evaluator and the model
-METRICS = ("fd", "kid", "is", "pr", "classes", "accuracy", "psnr", "ssim", "l1")
+METRICS = ("fd", "kid", "is", "pr", "classes", "accuracy", "psnr", "ssim", "l1", "heldout")
 #: direction of each reported number, for keeping the best checkpoint
-HIGHER_IS_BETTER = ("is", "precision", "recall", "accuracy", "classes", "psnr", "ssim", "modes", "high")
+HIGHER_IS_BETTER = ("is", "precision", "recall", "accuracy", "classes", "psnr", "ssim", "modes", "high",
+                    "test", "cluster", "nmi", "ari")
 
 
 def higher_is_better(key: str) -> bool:
@@ -169,8 +170,21 @@ def evaluate_model(model, ev: Evaluator | None, n: int = 10_000, data_root: str 
         raise GanthologyError(f"{model.name} makes {model.data.channels}-channel images; {ev.name} scores "
                               f"{ev.spec.channels}-channel ones.")
     images, requested = generate(model, n, seed)
-    return score_images(ev, images, None, requested, metrics, reference or ev.spec.dataset or model.data.name,
-                        data_root, seed)
+    out = score_images(ev, images, None, requested, metrics, reference or ev.spec.dataset or model.data.name,
+                       data_root, seed)
+    return out | (held_out_metrics(model, data_root) if "heldout" in metrics else {})
+
+
+@torch.no_grad()
+def held_out_metrics(model, data_root: str | None = None) -> dict[str, float]:
+    """The model's own claim (`GANModel.held_out_metrics`: classifier accuracy, clustering scores,
+    reconstruction error) on the test split of the dataset it was trained on; digits has no split,
+    so there they are measured on its training images."""
+    from ..data import InMemoryLoader, build_dataset
+
+    test = build_dataset(model.data.name, data_root, model.data.image_size, train=False)
+    batch = InMemoryLoader(test, 1, device=model.device).fixed_batch(len(test))
+    return model.held_out_metrics(batch["x"], batch.get("y"))
 
 
 class EvalCriterion:

@@ -119,12 +119,35 @@ class GANModel(nn.Module):
             raise GanthologyError(f"{self.name} has no latent space: it maps input images to images.")
         return torch.randn(n, z_dim, device=device if device is not None else self.device)
 
+    @property
+    def z_in_unit_box(self) -> bool:
+        """Whether the prior draws every entry of z in [-1, 1] (uniform noise and codes): inversion
+        and vector arithmetic then keep the codes they make inside that box. Gaussian priors: False."""
+        return False
+
     def generate(self, z: torch.Tensor, **cond) -> torch.Tensor:
         """Images in [-1, 1] for latent codes z (differentiable: inversion optimizes through it)."""
         return self.G(z)
 
     #: models with an encoder (AAE, VAE-GAN, BiGAN, ...) define `encode(x) -> z`
     encode = None
+
+    # --- data the model keeps, and its own claim on held-out data -------------------------------
+    def bind_data(self, dataset) -> None:
+        """Called by the trainer once, before the first step, with the training set (an
+        `InMemoryDataset`). Models that keep a part of it override this (sgan keeps its few
+        labelled examples as buffers, so they travel with checkpoints). Default: nothing."""
+
+    @torch.no_grad()
+    def held_out_metrics(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+        """Numbers for what the model claims beyond its samples, measured on the held-out split
+        (images x in [-1, 1], labels y or None): `ganthology eval` and the bench report them. By
+        default, for a model with an encoder, the reconstruction error `recon_mse` = mean of
+        (G(E(x)) - x)^2 over pixels in [-1, 1]; models that classify or cluster add their scores."""
+        if self.encode is None:
+            return {}
+        err = [((self.generate(self.encode(xb)) - xb) ** 2).mean(dim=(1, 2, 3)) for xb in x.split(500)]
+        return {"recon_mse": float(torch.cat(err).mean())}
 
     def preview(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
         """Images for the periodic sample grid and how many go in a row.

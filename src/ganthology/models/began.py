@@ -148,6 +148,8 @@ class BEGAN(GANModel):
             "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
         }
 
+    z_in_unit_box = True  # uniform noise
+
     def noise(self, n: int, device=None) -> torch.Tensor:
         device = device if device is not None else self.device
         return torch.rand(n, self.cfg.z_dim, device=device) * 2 - 1  # uniform in [-1, 1]

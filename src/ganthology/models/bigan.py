@@ -128,6 +128,10 @@ class BiGAN(GANModel):
             "D": torch.optim.Adam(self.D.parameters(), **kw),
         }
 
+    @property
+    def z_in_unit_box(self) -> bool:
+        return self.cfg.noise == "uniform"
+
     def noise(self, n: int, device=None) -> torch.Tensor:
         device = device if device is not None else self.device
         if self.cfg.noise == "uniform":

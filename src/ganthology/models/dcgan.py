@@ -55,6 +55,10 @@ class DCGAN(GANModel):
             "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
         }
 
+    @property
+    def z_in_unit_box(self) -> bool:
+        return self.cfg.noise == "uniform"
+
     def noise(self, n: int, device=None) -> torch.Tensor:
         device = device if device is not None else self.device
         if self.cfg.noise == "uniform":

@@ -44,6 +44,7 @@ from torch import nn
 from ..errors import GanthologyError
 from ..losses import d_loss_bce, g_loss_nonsaturating
 from ..nn import dcgan_init
+from ..nn.infogan import FCUpconvGenerator, conv_fc_body
 from ..registry import register_model
 from .base import DataInfo, GANModel, frozen
 
@@ -67,35 +68,11 @@ class InfoGANConfig:
     batch_size: int = 128  # the authors' MNIST code (the paper names none that we could confirm)
 
 
-def _check_size(image_size: int) -> int:
-    if image_size < 8 or image_size % 4:
-        raise GanthologyError(
-            f"infogan needs images whose side is a multiple of 4 and at least 8, not {image_size}; set --image-size."
-        )
-    return image_size // 4
-
-
-class Generator(nn.Module):
+class Generator(FCUpconvGenerator):
     """Table 1: z (B, Z) -> FC fc -> FC (s/4)^2 x 2ngf -> upconv ngf -> upconv C -> (B, C, s, s)."""
 
     def __init__(self, cfg: InfoGANConfig, z_total: int, channels: int, image_size: int):
-        super().__init__()
-        s4 = _check_size(image_size)
-        ch = 2 * cfg.ngf
-        self.fc = nn.Sequential(
-            nn.Linear(z_total, cfg.fc, bias=False), nn.BatchNorm1d(cfg.fc), nn.ReLU(True),
-            nn.Linear(cfg.fc, ch * s4 * s4, bias=False), nn.BatchNorm1d(ch * s4 * s4), nn.ReLU(True),
-        )
-        self.conv = nn.Sequential(
-            # (B, 2ngf, s/4, s/4) -> (B, ngf, s/2, s/2)
-            nn.ConvTranspose2d(ch, cfg.ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(cfg.ngf), nn.ReLU(True),
-            # (B, ngf, s/2, s/2) -> (B, C, s, s)
-            nn.ConvTranspose2d(cfg.ngf, channels, 4, 2, 1), nn.Tanh(),
-        )
-        self.shape = (ch, s4, s4)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.conv(self.fc(z).view(z.shape[0], *self.shape))
+        super().__init__(z_total, channels, image_size, cfg.ngf, cfg.fc)
 
 
 class Discriminator(nn.Module):
@@ -103,15 +80,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, cfg: InfoGANConfig, channels: int, image_size: int):
         super().__init__()
-        s4 = _check_size(image_size)
-        a = cfg.lrelu_slope
-        self.features = nn.Sequential(
-            nn.Conv2d(channels, cfg.ndf, 4, 2, 1), nn.LeakyReLU(a, True),  # -> (B, ndf, s/2, s/2), no BN
-            nn.Conv2d(cfg.ndf, 2 * cfg.ndf, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * cfg.ndf),
-            nn.LeakyReLU(a, True),  # -> (B, 2ndf, s/4, s/4)
-            nn.Flatten(),
-            nn.Linear(2 * cfg.ndf * s4 * s4, cfg.fc, bias=False), nn.BatchNorm1d(cfg.fc), nn.LeakyReLU(a, True),
-        )
+        self.features = conv_fc_body(channels, image_size, cfg.ndf, cfg.fc, cfg.lrelu_slope, batch_norm=True)
         self.head = nn.Linear(cfg.fc, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -169,6 +138,8 @@ class InfoGAN(GANModel):
         }
 
     # --- the latent space ----------------------------------------------------------------------
+    z_in_unit_box = True  # uniform noise and continuous codes, one-hot category
+
     def noise(self, n: int, device=None) -> torch.Tensor:
         """z (n, z_dim + n_cat + n_cont): uniform noise in [-1, 1], a one-hot category drawn
         uniformly, continuous codes uniform in [-1, 1]."""
@@ -207,6 +178,15 @@ class InfoGAN(GANModel):
         accuracy of the categorical code."""
         logits, mu, _ = self._q(self.D.features(x))
         return logits, mu
+
+    @torch.no_grad()
+    def held_out_metrics(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+        """How well the categorical code clusters real images: Q's argmax against the true labels,
+        Hungarian-matched accuracy (cluster_acc), NMI and ARI."""
+        from ..metrics import cluster_metrics
+
+        pred = torch.cat([self.predict_codes(xb)[0].argmax(dim=1) for xb in x.split(500)])
+        return cluster_metrics(pred.cpu(), None if y is None else y.cpu())
 
     def info_nll(self, h: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """-E[log Q(c | x)] for the codes in z, given D's features h of x = G(z): the terms of

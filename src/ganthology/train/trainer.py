@@ -170,6 +170,7 @@ class Trainer:
         data = build_dataset(cfg.dataset, cfg.data_root, cfg.image_size, direction=cfg.direction)
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         model = self.model_cls(self.model_cfg, data.info())
+        model.bind_data(data)  # e.g. sgan's labelled examples (seeded: the same on every rank)
         channels_last = model.conv and cfg.channels_last and not model.data.is_vector
         model = fabric.to_device(model)
         if channels_last:
