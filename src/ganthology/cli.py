@@ -320,7 +320,7 @@ def evaluator_train(name, data_root, seed):
 @click.option("--evaluator", "evaluator_name", default=None,
               help="Feature network [default: the one trained on the model's dataset, else inception-v3].")
 @click.option("--metrics", "metrics", default=None,
-              help="Comma-separated subset of fd,kid,is,pr,classes,accuracy,psnr,ssim,l1 [default: all that apply].")
+              help="Comma-separated subset of fd,kid,is,pr,classes,accuracy,psnr,ssim,l1,heldout [default: all that apply].")
 @click.option("--n", "n", type=int, default=10_000, show_default=True, help="Number of samples of a model.")
 @click.option("--reference", default=None,
               help="Dataset whose test split is the real set [default: the evaluator's, else the model's].")
@@ -358,21 +358,31 @@ def eval_cmd(path, evaluator_name, metrics, n, reference, data_root, inception_w
         model = load(path)
         record |= {"model": model.name, "source": model.source}
         ref_name = model.data.name
-        if model.task == "translation" or model.data.is_vector:
-            ev = None  # scored without an evaluator: psnr/ssim/l1, or mode coverage
+        if chosen == ("heldout",):  # the model's own claim on the test split: no evaluator, no samples
+            from .metrics.evaluate import held_out_metrics
+
+            results = held_out_metrics(model, data_root)
+            if not results:
+                raise GanthologyError(f"{model.name} reports no held-out numbers (it has no encoder, classifier "
+                                      "or clustering); score its samples with the other metrics.")
+            ev = None
         else:
-            ev = ev or load_evaluator(default_evaluator(model.data.name), inception_weights)
-            ref_name = reference or ev.spec.dataset or model.data.name
-        results = evaluate_model(model, ev, n=n, data_root=data_root, seed=seed, metrics=chosen,
-                                 reference=ref_name)
-        record |= {"n": results.pop("n", n), "seed": seed}
+            if model.task == "translation" or model.data.is_vector:
+                ev = None  # scored without an evaluator: psnr/ssim/l1, or mode coverage
+            else:
+                ev = ev or load_evaluator(default_evaluator(model.data.name), inception_weights)
+                ref_name = reference or ev.spec.dataset or model.data.name
+            results = evaluate_model(model, ev, n=n, data_root=data_root, seed=seed, metrics=chosen,
+                                     reference=ref_name)
+            record |= {"n": results.pop("n", n), "seed": seed}
     if ev is not None:
         record |= {"evaluator": ev.name, "evaluator_test_accuracy": ev.meta.get("test_accuracy"),
                    "reference": ref_name}
     record |= results
     for k, v in results.items():
         click.echo(f"{k:28} {v:.4f}" if isinstance(v, float) else f"{k:28} {v}")
-    tag = ev.name if ev is not None else ("modes" if "modes" in results else "paired")
+    tag = ev.name if ev is not None else ("heldout" if chosen == ("heldout",) else
+                                          "modes" if "modes" in results else "paired")
     out = Path(json_path) if json_path else (p if p.is_dir() and not is_images else Path(".")) / f"eval_{tag}.json"
     out.write_text(json.dumps(record, indent=2))
     click.echo(f"wrote {out}")

@@ -181,7 +181,10 @@ def held_out_metrics(model, data_root: str | None = None) -> dict[str, float]:
     reconstruction error) on the test split of the dataset it was trained on; digits has no split,
     so there they are measured on its training images."""
     from ..data import InMemoryLoader, build_dataset
+    from ..models.base import GANModel
 
+    if model.encode is None and type(model).held_out_metrics is GANModel.held_out_metrics:
+        return {}  # nothing to claim beyond the samples: don't load the test split
     test = build_dataset(model.data.name, data_root, model.data.image_size, train=False)
     batch = InMemoryLoader(test, 1, device=model.device).fixed_batch(len(test))
     return model.held_out_metrics(batch["x"], batch.get("y"))

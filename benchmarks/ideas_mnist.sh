@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The MNIST numbers of docs/results.md, "What each idea achieves on MNIST" (issue 5): conditional
+# accuracy, semi-supervised accuracy, clustering, reconstruction, linear probes and the InfoGAN
+# traversals. Needs MNIST under $GANTHOLOGY_DATA; about 1.5 hours on a 2-core CPU.
+#
+#     GANTHOLOGY_DATA=/path/to/data bash benchmarks/ideas_mnist.sh
+set -euo pipefail
+OUT=${OUT:-runs/ideas}
+mkdir -p "$OUT"
+
+ganthology evaluator train mnist-lenet  # once; cached afterwards
+
+# 1. Each model at the bench budget (1000 steps): the bench record holds its held-out numbers too
+#    (sgan test_accuracy, infogan / cluster_gan cluster_acc, nmi, ari, recon_mse of the encoders).
+ganthology bench acgan infogan sgan cluster_gan aae vae_gan bigan --steps 1000 --n 5000
+
+# 2. sgan's baseline: the same D/C on the same 100 labels, alone.
+ganthology train sgan --supervised-only --steps 1000 --out "$OUT/sgan-labels-only" --no-progress
+ganthology eval "$OUT/sgan-labels-only" --metrics heldout --n 500
+
+# 3. The conditional models past the bench budget (cgan's MLPs need > 2000 steps).
+ganthology train cgan --steps 5000 --out "$OUT/cgan-5000" --no-progress
+ganthology eval "$OUT/cgan-5000" --metrics accuracy,fd --n 10000
+
+# 4. Representations: a linear probe on BiGAN's encoder and on DCGAN's discriminator (section 5.1),
+#    each against the same network untrained and against raw pixels.
+ganthology probe runs/bench/bigan-mnist --features encoder
+ganthology probe runs/bench/dcgan-mnist
+
+# 5. InfoGAN's figure 2: one row per draw, one continuous code swept from -2 to 2.
+for code in digit c1 c2; do
+  ganthology latent traverse runs/bench/infogan-mnist --code "$code" -o "docs/images/infogan-mnist-$code.png"
+done
