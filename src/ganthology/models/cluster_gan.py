@@ -45,7 +45,7 @@ from .base import DataInfo, GANModel, batch_size_of, frozen
 class ClusterGANConfig:
     z_dim: int = 30  # dimension of z_n (the authors' MNIST code: dz = 30)
     n_clusters: int = 10  # K, the one-hot part z_c (section 5: K = number of classes)
-    sigma: float = 0.1  # section 3.1: z_n ~ N(0, sigma^2 I), sigma = 0.1 so the clusters stay apart (as remembered)
+    sigma: float = 0.1  # section 3.1: z_n ~ N(0, sigma^2 I), small so the clusters stay apart; 0.10 in the authors' code
     beta_n: float = 10.0  # eq. 5: weight of ||z_n - E(G(z))_n||^2 (the authors' MNIST setting)
     beta_c: float = 10.0  # eq. 5: weight of the cross-entropy of E(G(z))_c (the authors' MNIST setting)
     lambda_gp: float = 10.0  # WGAN-GP penalty weight (the authors' code)
