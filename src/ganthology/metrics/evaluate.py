@@ -21,7 +21,7 @@ from .scores import class_coverage, conditional_accuracy, inception_score, psnr_
 METRICS = ("fd", "kid", "is", "pr", "classes", "accuracy", "psnr", "ssim", "l1", "heldout")
 #: direction of each reported number, for keeping the best checkpoint
 HIGHER_IS_BETTER = ("is", "precision", "recall", "accuracy", "classes", "psnr", "ssim", "modes", "high",
-                    "test", "cluster", "nmi", "ari")
+                    "test", "cluster", "code", "nmi", "ari")
 
 
 def higher_is_better(key: str) -> bool:

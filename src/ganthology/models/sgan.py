@@ -4,9 +4,9 @@ arXiv:1606.01583
 The discriminator is also the classifier ("D/C"): instead of one real/fake output it has N + 1
 outputs, the N classes of the data and one more for "generated" (section 2). It learns from three
 kinds of examples at once: the few labelled ones (their class), the many unlabelled real ones (any
-of the N real classes) and G's samples (class N + 1). The paper's claim (section 3, table 1) is
-that the classifier trained this way beats the same network trained on the labelled examples alone
-when labels are scarce, and that G's samples improve too.
+of the N real classes) and G's samples (class N + 1). The paper's claim (section 3, as remembered)
+is that the classifier trained this way beats the same network trained on the labelled examples
+alone when labels are scarce, and that G's samples improve too.
 
 Losses, each the negative log-likelihood of what is known about an example (Algorithm 1: D/C
 descends the NLL of its outputs on the combined minibatch, G the NLL on the generated one). With
@@ -26,7 +26,7 @@ labels are ignored: with 100 labels in 60,000 images a plain shuffled batch woul
 example every ten steps.
 
 `supervised_only=True` trains the same D/C on the same labelled minibatches with the labelled term
-alone (no G, no unlabelled data): the baseline of the paper's table 1.
+alone (no G, no unlabelled data): the baseline the paper compares with.
 
 Networks: DCGAN's (`ganthology.nn.dcgan`), as the paper ("we use the DCGAN architecture", as
 remembered), with the real/fake head replaced by a linear layer to N + 1 logits. Held-out metric:
@@ -49,7 +49,7 @@ from .base import DataInfo, GANModel, frozen
 
 @dataclass
 class SGANConfig:
-    n_labels: int = 100  # labelled training examples, class-balanced (table 1 reports 25, 50, 100, 1000 on MNIST)
+    n_labels: int = 100  # labelled training examples, class-balanced (the default; the paper compares several counts on MNIST)
     label_seed: int = 0  # which examples are labelled: a seeded draw per class
     labelled_batch: int = 64  # labelled examples per step, drawn with replacement from the n_labels
     supervised_only: bool = False  # the baseline: the same D/C trained on the labelled examples alone
