@@ -20,7 +20,7 @@ ganthology eval "$OUT/sgan-labels-only" --metrics heldout --n 500
 
 # 3. Past the bench budget: the conditional models, and InfoGAN's clustering. (We continued the
 #    bench runs with --resume, which gives the same weights as these straight runs.)
-for steps in 5000 20000; do
+for steps in 5000 20000 30000; do
   ganthology train cgan --steps $steps --out "$OUT/cgan-$steps" --no-progress
   ganthology eval "$OUT/cgan-$steps" --metrics accuracy,fd --n 10000
 done
