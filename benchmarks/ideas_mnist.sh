@@ -26,8 +26,10 @@ for steps in 5000 20000 30000; do
 done
 ganthology train acgan --steps 3000 --out "$OUT/acgan-3000" --no-progress
 ganthology eval "$OUT/acgan-3000" --metrics accuracy,fd --n 10000
-ganthology train infogan --steps 3000 --out "$OUT/infogan-3000" --no-progress
-ganthology eval "$OUT/infogan-3000" --metrics heldout,fd --n 10000
+for steps in 3000 6000; do
+  ganthology train infogan --steps $steps --out "$OUT/infogan-$steps" --no-progress
+  ganthology eval "$OUT/infogan-$steps" --metrics heldout,fd --n 10000
+done
 
 # 4. Representations: a linear probe on BiGAN's encoder and on DCGAN's discriminator (section 5.1),
 #    each against the same network untrained and against raw pixels.
