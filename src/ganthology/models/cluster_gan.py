@@ -36,7 +36,7 @@ from torch import nn
 from ..errors import GanthologyError
 from ..losses import gradient_penalty, wasserstein_d_loss, wasserstein_g_loss
 from ..nn import dcgan_init
-from ..nn.infogan import FCUpconvGenerator, conv_fc_body
+from ..nn.infogan import ConvFCDiscriminator, FCUpconvGenerator, conv_fc_body
 from ..registry import register_model
 from .base import DataInfo, GANModel, batch_size_of, frozen
 
@@ -76,19 +76,6 @@ class Encoder(nn.Module):
         return h[:, : self.z_dim], h[:, self.z_dim :]
 
 
-class Critic(nn.Module):
-    """D(x) -> (B,) unbounded scores (WGAN-GP: no normalization, no sigmoid)."""
-
-    def __init__(self, cfg: ClusterGANConfig, channels: int, image_size: int):
-        super().__init__()
-        self.features = conv_fc_body(channels, image_size, cfg.ndf, cfg.fc, cfg.lrelu_slope, batch_norm=False,
-                                     model="cluster_gan")
-        self.head = nn.Linear(cfg.fc, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).flatten()
-
-
 @register_model("cluster_gan")
 class ClusterGAN(GANModel):
     paper = ("ClusterGAN: Latent Space Clustering in Generative Adversarial Networks. Mukherjee, Asnani, "
@@ -106,7 +93,9 @@ class ClusterGAN(GANModel):
         self.latent_codes = {"cluster": (cfg.z_dim, cfg.z_dim + cfg.n_clusters, "categorical")}
         self.G = FCUpconvGenerator(cfg.z_dim + cfg.n_clusters, data.channels, data.image_size, cfg.ngf, cfg.fc,
                                    model="cluster_gan")
-        self.D = Critic(cfg, data.channels, data.image_size)
+        # D(x) -> (B,) unbounded scores (WGAN-GP critic: no normalization, no sigmoid)
+        self.D = ConvFCDiscriminator(data.channels, data.image_size, cfg.ndf, cfg.fc, cfg.lrelu_slope,
+                                     batch_norm=False, model="cluster_gan")
         self.E = Encoder(cfg, data.channels, data.image_size)
         self.apply(dcgan_init)  # N(0, 0.02) as in the authors' code
 

@@ -44,7 +44,7 @@ from torch import nn
 from ..errors import GanthologyError
 from ..losses import d_loss_bce, g_loss_nonsaturating
 from ..nn import dcgan_init
-from ..nn.infogan import FCUpconvGenerator, conv_fc_body
+from ..nn.infogan import ConvFCDiscriminator, FCUpconvGenerator
 from ..registry import register_model
 from .base import DataInfo, GANModel, frozen
 
@@ -75,16 +75,11 @@ class Generator(FCUpconvGenerator):
         super().__init__(z_total, channels, image_size, cfg.ngf, cfg.fc)
 
 
-class Discriminator(nn.Module):
+class Discriminator(ConvFCDiscriminator):
     """Table 1: `features` is the body D shares with Q, (B, C, s, s) -> (B, fc); `head` is D's logit."""
 
     def __init__(self, cfg: InfoGANConfig, channels: int, image_size: int):
-        super().__init__()
-        self.features = conv_fc_body(channels, image_size, cfg.ndf, cfg.fc, cfg.lrelu_slope, batch_norm=True)
-        self.head = nn.Linear(cfg.fc, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).flatten()
+        super().__init__(channels, image_size, cfg.ndf, cfg.fc, cfg.lrelu_slope, batch_norm=True)
 
 
 class QHead(nn.Module):

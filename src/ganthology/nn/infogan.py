@@ -60,3 +60,16 @@ def conv_fc_body(channels: int, image_size: int, ndf: int = 64, fc: int = 1024, 
         nn.Flatten(),
         nn.Linear(2 * ndf * s4 * s4, fc, bias=not batch_norm), norm(nn.BatchNorm1d(fc)), nn.LeakyReLU(slope, True),
     )
+
+
+class ConvFCDiscriminator(nn.Module):
+    """`features` = `conv_fc_body`, (B, C, s, s) -> (B, fc), then `head`: FC 1 -> (B,) raw scores."""
+
+    def __init__(self, channels: int, image_size: int, ndf: int = 64, fc: int = 1024, slope: float = 0.1,
+                 batch_norm: bool = True, model: str = "infogan"):
+        super().__init__()
+        self.features = conv_fc_body(channels, image_size, ndf, fc, slope, batch_norm, model)
+        self.head = nn.Linear(fc, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)).flatten()
