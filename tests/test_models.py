@@ -126,13 +126,16 @@ def test_no_batchnorm_with_eps_as_momentum():
 def test_every_config_field_is_used(name):
     """Known defect of the reference scripts: options that nothing reads (WGAN-GP's --clip_value).
     Each Config field must be read somewhere in the model's file or in a shared base class it
-    builds on (models/pair.py); batch_size by the trainer."""
+    builds on (models/pair.py), or by the base class's Adam pair where the model keeps it;
+    batch_size by the trainer."""
     import inspect
     import re
 
     cls = ganthology.get_model(name)
     bases = [c for c in cls.__mro__ if issubclass(c, GANModel) and c is not GANModel]
     src = "\n".join(dict.fromkeys(inspect.getsource(inspect.getmodule(c)) for c in bases))
+    if cls.optimizers is GANModel.optimizers:
+        src += inspect.getsource(GANModel.optimizers)
     body = src.replace(inspect.getsource(cls.Config), "")
     for f in dataclasses.fields(cls.Config):
         if f.name == "batch_size":

@@ -91,13 +91,6 @@ class ACGAN(GANModel):
         self.D = Discriminator(data.channels, data.image_size, cfg.ndf, k)
         self.apply(dcgan_init)  # N(0, 0.02) as in DCGAN
 
-    def optimizers(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)
-        return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
-        }
-
     def _onehot(self, y: torch.Tensor) -> torch.Tensor:
         return F.one_hot(y, self.data.num_classes).float()
 

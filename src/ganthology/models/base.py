@@ -96,7 +96,15 @@ class GANModel(nn.Module):
 
     # --- the contract -------------------------------------------------------------------------
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        raise NotImplementedError
+        """One Adam for G and one for D with the config's lr, beta1 and beta2: DCGAN's recipe
+        (section 4), which most papers here keep. A model with other players (an encoder, Q) or
+        another optimizer (WGAN's RMSprop) overrides it."""
+        c = self.cfg
+        betas = (c.beta1, c.beta2)
+        return {
+            "G": torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=betas),
+            "D": torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=betas),
+        }
 
     def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         raise NotImplementedError

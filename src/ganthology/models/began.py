@@ -141,13 +141,6 @@ class BEGAN(GANModel):
         # k_0 = 0 (section 3.4): D first learns to reconstruct real data only
         self.register_buffer("k", torch.zeros(()))
 
-    def optimizers(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)
-        return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
-        }
-
     z_in_unit_box = True  # uniform noise
 
     def noise(self, n: int, device=None) -> torch.Tensor:

@@ -35,6 +35,7 @@ class CGANConfig:
     dropout: float = 0.5  # section 4.1: dropout 0.5 on D's hidden layers
     lr: float = 2e-4  # Adam (the paper: SGD, initial rate 0.1, decayed to 1e-6)
     beta1: float = 0.5  # Adam beta1, as in DCGAN
+    beta2: float = 0.999  # Adam beta2, as in DCGAN
     batch_size: int = 100  # section 4.1: minibatches of size 100
 
 
@@ -88,13 +89,6 @@ class CGAN(GANModel):
         shape = (data.channels, data.image_size, data.image_size)
         self.G = Generator(cfg, data.num_classes, shape)
         self.D = Discriminator(cfg, data.num_classes, shape)
-
-    def optimizers(self):
-        betas = (self.cfg.beta1, 0.999)
-        return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
-        }
 
     def _onehot(self, y: torch.Tensor) -> torch.Tensor:
         return F.one_hot(y, self.data.num_classes).float()

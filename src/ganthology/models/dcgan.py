@@ -48,13 +48,6 @@ class DCGAN(GANModel):
             raise GanthologyError(f"noise must be uniform or normal, not {cfg.noise!r}.")
         self.apply(dcgan_init)  # section 4: weights from N(0, 0.02)
 
-    def optimizers(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)
-        return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
-        }
-
     @property
     def z_in_unit_box(self) -> bool:
         return self.cfg.noise == "uniform"

@@ -44,6 +44,7 @@ class EBGANConfig:
     lambda_pt: float = 0.1  # weight of the pulling-away term (the paper's EBGAN-PT models: 0.1)
     lr: float = 2e-4  # Adam, DCGAN's training setup
     beta1: float = 0.5  # Adam beta1, as in DCGAN
+    beta2: float = 0.999  # Adam beta2, as in DCGAN
     batch_size: int = 64  # minibatch (DCGAN's setup; f_PT needs a batch of several samples)
 
 
@@ -92,13 +93,6 @@ class EBGAN(GANModel):
         else:
             self.D = ConvAutoencoder(data.channels, data.image_size, cfg.ndf)
             self.apply(dcgan_init)
-
-    def optimizers(self):
-        betas = (self.cfg.beta1, 0.999)
-        return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
-        }
 
     def energy(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(per-sample energy (B,), embedding): the squared reconstruction error of each sample,

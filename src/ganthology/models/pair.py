@@ -2,13 +2,11 @@
 
 LSGAN, WGAN, WGAN-GP, WGAN-div, DRAGAN, BGAN, Softmax GAN and the Relativistic GAN change the loss
 or the regularizer, not the networks (see `ganthology.nn.factory`). Their files subclass `PairGAN`
-and keep only what the paper changes: the Config (which must hold z_dim, ngf, ndf, lr, beta1,
-beta2), the discriminator's normalization, and `train_step`. A paper with another optimizer
-(WGAN's RMSprop) overrides `optimizers()`.
+and keep only what the paper changes: the Config (z_dim, ngf, ndf, and the lr, beta1, beta2 of
+the base class's Adam pair), the discriminator's normalization, and `train_step`. A paper with
+another optimizer (WGAN's RMSprop) overrides `optimizers()`.
 """
 from __future__ import annotations
-
-import torch
 
 from ..nn import dcgan_init, make_discriminator, make_generator
 from .base import DataInfo, GANModel
@@ -24,9 +22,3 @@ class PairGAN(GANModel):
         if not data.is_vector:
             self.apply(dcgan_init)  # conv nets: N(0, 0.02) as in DCGAN; MLPs keep PyTorch's default
 
-    def optimizers(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)
-        return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
-        }

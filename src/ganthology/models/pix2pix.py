@@ -56,13 +56,6 @@ class Pix2Pix(GANModel):
         self.D = PatchGANDiscriminator(data.in_channels + data.channels, cfg.ndf, cfg.d_layers)
         self.apply(dcgan_init)  # section 6.2: weights from N(0, 0.02)
 
-    def optimizers(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)
-        return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
-        }
-
     def train_step(self, batch, step):
         A, B = batch["A"], batch["B"]
         fake_B = self.G(A)

@@ -58,6 +58,7 @@ class SGANConfig:
     ndf: int = 64
     lr: float = 2e-4  # DCGAN's Adam settings (the paper gives none that we could confirm)
     beta1: float = 0.5
+    beta2: float = 0.999
     batch_size: int = 64  # unlabelled real and generated examples per step (DCGAN's is 128; the reference script's 64)
 
 
@@ -121,13 +122,6 @@ class SGAN(GANModel):
         idx = torch.cat(chosen)
         self.labelled_x.copy_(dataset.tensors["x"][idx])
         self.labelled_y.copy_(y[idx])
-
-    def optimizers(self):
-        betas = (self.cfg.beta1, 0.999)
-        return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas),
-        }
 
     def _labelled_batch(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.labelled_y[0] < 0:
