@@ -113,6 +113,21 @@ def test_models_refuse_data_they_cannot_use():
         ganthology.build_model("pix2pix", {}, unlabelled)
 
 
+@pytest.mark.parametrize("name", ["dcgan", "bigan"])
+def test_the_noise_option_sets_the_prior(name):
+    """`noise` (uniform | normal) picks GANModel's prior; anything else is refused."""
+    digits = DataInfo(name="digits", channels=1, image_size=16, num_classes=10)
+    torch.manual_seed(0)
+    uniform = ganthology.build_model(name, {"noise": "uniform"}, digits)
+    z = uniform.noise(4000)
+    assert uniform.z_in_unit_box and z.min() >= -1 and z.max() <= 1 and abs(float(z.std()) - 3 ** -0.5) < 0.02
+    normal = ganthology.build_model(name, {"noise": "normal"}, digits)
+    z = normal.noise(4000)
+    assert not normal.z_in_unit_box and abs(float(z.std()) - 1) < 0.02 and z.abs().max() > 3
+    with pytest.raises(ganthology.GanthologyError, match="uniform or normal"):
+        ganthology.build_model(name, {"noise": "gaussian"}, digits)
+
+
 def test_no_batchnorm_with_eps_as_momentum():
     """Known defect of the reference scripts: nn.BatchNorm2d(C, 0.8) sets eps=0.8."""
     for name in MODELS:
@@ -125,8 +140,8 @@ def test_no_batchnorm_with_eps_as_momentum():
 @pytest.mark.parametrize("name", MODELS)
 def test_every_config_field_is_used(name):
     """Known defect of the reference scripts: options that nothing reads (WGAN-GP's --clip_value).
-    Each Config field must be read somewhere in the model's file or in a shared base class it
-    builds on (models/pair.py), or by the base class's Adam pair where the model keeps it;
+    Each Config field must be read somewhere in the model's file, in a shared base class it
+    builds on (models/pair.py), or by GANModel's Adam pair and prior where the model keeps them;
     batch_size by the trainer."""
     import inspect
     import re
@@ -134,8 +149,11 @@ def test_every_config_field_is_used(name):
     cls = ganthology.get_model(name)
     bases = [c for c in cls.__mro__ if issubclass(c, GANModel) and c is not GANModel]
     src = "\n".join(dict.fromkeys(inspect.getsource(inspect.getmodule(c)) for c in bases))
-    if cls.optimizers is GANModel.optimizers:
-        src += inspect.getsource(GANModel.optimizers)
+    for method in ("optimizers", "noise"):  # the base class's, where the model keeps them
+        if getattr(cls, method) is getattr(GANModel, method):
+            src += inspect.getsource(getattr(GANModel, method))
+    if cls.noise is GANModel.noise:
+        src += inspect.getsource(GANModel.prior.fget)
     body = src.replace(inspect.getsource(cls.Config), "")
     for f in dataclasses.fields(cls.Config):
         if f.name == "batch_size":

@@ -89,6 +89,8 @@ class GANModel(nn.Module):
                 f"{self.name} is defined on images and cannot train on {data.name!r}, which holds "
                 f"{data.dim}-D points; use an image dataset (digits, mnist, ...) or a model that takes points."
             )
+        if getattr(cfg, "noise", "normal") not in ("normal", "uniform"):
+            raise GanthologyError(f"noise must be uniform or normal, not {cfg.noise!r}.")
         self.cfg = cfg
         self.data = data
         self.opt: dict[str, torch.optim.Optimizer] = {}
@@ -119,19 +121,27 @@ class GANModel(nn.Module):
     #: "categorical" (one-hot) or "uniform" (continuous in [-1, 1]); the rest of z is plain noise
     latent_codes: ClassVar[dict[str, tuple[int, int, str]]] = {}
 
+    @property
+    def prior(self) -> str:
+        """"normal": z ~ N(0, I), the prior of most papers; "uniform": z ~ U[-1, 1] (DCGAN, BiGAN).
+        A config field `noise` chooses between them; a model with another prior overrides `noise`."""
+        return self.cfg.noise if hasattr(self.cfg, "noise") else "normal"
+
     def noise(self, n: int, device: torch.device | None = None) -> torch.Tensor:
-        """z (n, z_dim) ~ N(0, I), the prior of most papers; a model with another prior overrides
-        it, and one without a `z_dim` (translation) has no latent space."""
+        """z (n, z_dim) from `prior`; a model without a `z_dim` (translation) has no latent space."""
         z_dim = getattr(self.cfg, "z_dim", None)
         if z_dim is None:
             raise GanthologyError(f"{self.name} has no latent space: it maps input images to images.")
-        return torch.randn(n, z_dim, device=device if device is not None else self.device)
+        device = device if device is not None else self.device
+        if self.prior == "uniform":
+            return torch.rand(n, z_dim, device=device) * 2 - 1
+        return torch.randn(n, z_dim, device=device)
 
     @property
     def z_in_unit_box(self) -> bool:
         """Whether the prior draws every entry of z in [-1, 1] (uniform noise and codes): inversion
         and vector arithmetic then keep the codes they make inside that box. Gaussian priors: False."""
-        return False
+        return self.prior == "uniform"
 
     def generate(self, z: torch.Tensor, **cond) -> torch.Tensor:
         """Images in [-1, 1] for latent codes z (differentiable: inversion optimizes through it)."""

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..errors import GanthologyError
 from ..losses import d_loss_bce
 from ..registry import register_model
 from .base import DataInfo, GANModel, frozen
@@ -112,8 +111,6 @@ class BiGAN(GANModel):
 
     def __init__(self, cfg: BiGANConfig, data: DataInfo):
         super().__init__(cfg, data)
-        if cfg.noise not in ("uniform", "normal"):
-            raise GanthologyError(f"noise must be uniform or normal, not {cfg.noise!r}.")
         shape = (data.channels, data.image_size, data.image_size)
         self.G = Generator(cfg.z_dim, cfg.hidden, shape)
         self.E = Encoder(shape, cfg.hidden, cfg.z_dim)
@@ -127,16 +124,6 @@ class BiGAN(GANModel):
             "GE": torch.optim.Adam(itertools.chain(self.G.parameters(), self.E.parameters()), **kw),
             "D": torch.optim.Adam(self.D.parameters(), **kw),
         }
-
-    @property
-    def z_in_unit_box(self) -> bool:
-        return self.cfg.noise == "uniform"
-
-    def noise(self, n: int, device=None) -> torch.Tensor:
-        device = device if device is not None else self.device
-        if self.cfg.noise == "uniform":
-            return torch.rand(n, self.cfg.z_dim, device=device) * 2 - 1
-        return torch.randn(n, self.cfg.z_dim, device=device)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """E(x): the learned representation (section 4)."""

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
-from ..errors import GanthologyError
 from ..losses import d_loss_bce, g_loss_nonsaturating
 from ..nn import DCGANDiscriminator, DCGANGenerator, dcgan_init
 from ..registry import register_model
@@ -44,19 +41,7 @@ class DCGAN(GANModel):
         super().__init__(cfg, data)
         self.G = DCGANGenerator(cfg.z_dim, data.channels, data.image_size, cfg.ngf)
         self.D = DCGANDiscriminator(data.channels, data.image_size, cfg.ndf, norm="batch")
-        if cfg.noise not in ("uniform", "normal"):
-            raise GanthologyError(f"noise must be uniform or normal, not {cfg.noise!r}.")
         self.apply(dcgan_init)  # section 4: weights from N(0, 0.02)
-
-    @property
-    def z_in_unit_box(self) -> bool:
-        return self.cfg.noise == "uniform"
-
-    def noise(self, n: int, device=None) -> torch.Tensor:
-        device = device if device is not None else self.device
-        if self.cfg.noise == "uniform":
-            return torch.rand(n, self.cfg.z_dim, device=device) * 2 - 1
-        return torch.randn(n, self.cfg.z_dim, device=device)
 
     def train_step(self, batch, step):
         x = batch["x"]
