@@ -55,8 +55,8 @@ class ClusterGANConfig:
     fc: int = 1024  # the FC 1024 layers
     lrelu_slope: float = 0.2  # leaky ReLU of D and E (the authors' code)
     lr: float = 1e-4  # Adam, the authors' code (WGAN-GP's settings)
-    beta1: float = 0.5
-    beta2: float = 0.9
+    beta1: float = 0.5  # Adam beta1 (the authors' code)
+    beta2: float = 0.9  # Adam beta2 (the authors' code, as in WGAN-GP)
     weight_decay: float = 2.5e-5  # G and E: the authors' L2 regularizer of 2.5e-5
     batch_size: int = 64  # the authors' code
 

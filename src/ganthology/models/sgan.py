@@ -54,11 +54,11 @@ class SGANConfig:
     labelled_batch: int = 64  # labelled examples per step, drawn with replacement from the n_labels
     supervised_only: bool = False  # the baseline: the same D/C trained on the labelled examples alone
     z_dim: int = 100  # DCGAN's noise size
-    ngf: int = 64  # DCGAN's widths
-    ndf: int = 64
+    ngf: int = 64  # G's width (DCGAN's)
+    ndf: int = 64  # D/C's width (DCGAN's)
     lr: float = 2e-4  # DCGAN's Adam settings (the paper gives none that we could confirm)
-    beta1: float = 0.5
-    beta2: float = 0.999
+    beta1: float = 0.5  # Adam beta1 (DCGAN's)
+    beta2: float = 0.999  # Adam beta2 (DCGAN's)
     batch_size: int = 64  # unlabelled real and generated examples per step (DCGAN's is 128; the reference script's 64)
 
 
