@@ -159,3 +159,13 @@ def test_every_config_field_is_used(name):
         if f.name == "batch_size":
             continue
         assert re.search(rf"\.{f.name}\b", body), f"{name}: config field {f.name!r} is never used"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_config_field_has_help(name):
+    """Each Config field's comment is its `--help` line: the paper's value and where it comes from."""
+    from ganthology.config_fields import field_specs
+
+    blank = [s.name for s in field_specs(ganthology.get_model(name).Config) if not s.help.strip()]
+    assert not blank, f"{name}: config fields without a comment (their --help is empty): {blank}"
+
