@@ -89,10 +89,10 @@ class GANModel(nn.Module):
                 f"{self.name} is defined on images and cannot train on {data.name!r}, which holds "
                 f"{data.dim}-D points; use an image dataset (digits, mnist, ...) or a model that takes points."
             )
-        if getattr(cfg, "noise", "normal") not in ("normal", "uniform"):
-            raise GanthologyError(f"noise must be uniform or normal, not {cfg.noise!r}.")
         self.cfg = cfg
         self.data = data
+        if self.prior not in ("normal", "uniform"):
+            raise GanthologyError(f"noise must be uniform or normal, not {self.prior!r}.")
         self.opt: dict[str, torch.optim.Optimizer] = {}
         self.engine = LocalEngine()
 
