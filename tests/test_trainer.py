@@ -160,3 +160,18 @@ def test_bf16_mixed_precision_on_cpu(tmp_path):
 def test_16_mixed_on_cpu_is_refused_clearly(tmp_path):
     with pytest.raises(ganthology.GanthologyError, match="32-true"):
         _train("dcgan", tmp_path / "fp16", steps=1, precision="16-mixed", device="cpu")
+
+
+def test_devices_fabric_cannot_give_are_refused_in_one_sentence(tmp_path, monkeypatch):
+    """On a 1-GPU machine `--devices 2` made Lightning raise a MisconfigurationException (seen on an
+    H100), which went out as a traceback; it must be one line like every other setup error."""
+    import lightning_fabric
+    from lightning_fabric.utilities.exceptions import MisconfigurationException
+
+    def no_such_gpus(**kwargs):
+        raise MisconfigurationException("You requested gpu: [0, 1]\n But your machine only has: [0]")
+
+    monkeypatch.setattr(lightning_fabric, "Fabric", no_such_gpus)
+    with pytest.raises(ganthology.GanthologyError) as e:
+        _train("dcgan", tmp_path / "two", steps=1, devices=2, device="cpu")
+    assert str(e.value) == "cannot set up 2 x cpu: You requested gpu: [0, 1] But your machine only has: [0]"

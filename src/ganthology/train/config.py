@@ -16,7 +16,7 @@ class TrainConfig:
     seed: int = 0  # initial weights, noise and data order all follow from it
     device: str = "auto"  # auto | cpu | cuda
     devices: int = 1  # processes (GPUs, or CPU processes with gloo); > 1 runs DDP
-    precision: str = "32-true"  # 32-true | 16-mixed | bf16-mixed (Lightning Fabric's names)
+    precision: str = "32-true"  # 32-true | 16-mixed | bf16-mixed (Lightning Fabric's names); on a GPU, 32-true computes in TF32
     channels_last: bool = True  # memory format of conv nets and image batches
     log_every: int = 50  # steps between metrics.csv rows (losses averaged over the interval)
     sample_every: int = 500  # steps between sample grids (from a fixed seed)

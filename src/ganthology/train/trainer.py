@@ -64,6 +64,7 @@ class Trainer:
     # --- setup ----------------------------------------------------------------------------------
     def _fabric(self):
         from lightning_fabric import Fabric
+        from lightning_fabric.utilities.exceptions import MisconfigurationException
 
         device = self.cfg.device
         if device == "cuda" and not torch.cuda.is_available():
@@ -76,12 +77,17 @@ class Trainer:
                 "16-mixed precision needs a CUDA GPU; on the CPU use --precision 32-true (bf16-mixed runs "
                 "too, but is many times slower on CPUs without bf16 units)."
             )
+        if accelerator == "cuda":
+            # PyTorch already runs float32 convolutions in TF32 on GPUs that have it
+            # (torch.backends.cudnn.allow_tf32); the FC layers do the same. This is also what
+            # Lightning's hint asks for, which would otherwise print on every run.
+            torch.set_float32_matmul_precision("high")
         strategy = "ddp" if self.cfg.devices > 1 else "auto"
         try:
             return Fabric(accelerator=accelerator, devices=self.cfg.devices, strategy=strategy,
                           precision=self.cfg.precision)
-        except (ValueError, RuntimeError) as e:
-            raise GanthologyError(f"cannot set up {self.cfg.devices} x {accelerator}: {e}") from None
+        except (ValueError, RuntimeError, MisconfigurationException) as e:  # e.g. --devices 2 on one GPU
+            raise GanthologyError(f"cannot set up {self.cfg.devices} x {accelerator}: {' '.join(str(e).split())}") from None
 
     def resolved_config(self) -> dict:
         return {
