@@ -151,6 +151,20 @@ def test_infogan_predict_codes_shapes():
     assert logits.shape == (8, 10) and mu.shape == (8, 2)
 
 
+def test_infogan_code_mi_is_the_mutual_information_of_q_on_real_images(monkeypatch):
+    """code_mi reads no labels: log 10 when Q puts each image confidently in one of ten equally used
+    categories, 0 when Q says the same thing for every image."""
+    model, _ = _build("infogan")
+    model.eval()
+    x = torch.zeros(1000, 1, 8, 8)
+    confident = F.one_hot(torch.arange(1000) % 10, 10).float() * 50
+    monkeypatch.setattr(model, "predict_codes", lambda xb: (confident[: len(xb)], None))
+    assert model.held_out_metrics(x, None)["code_mi"] == pytest.approx(torch.log(torch.tensor(10.0)).item(), abs=1e-4)
+    same = torch.randn(10)
+    monkeypatch.setattr(model, "predict_codes", lambda xb: (same.expand(len(xb), 10), None))
+    assert model.held_out_metrics(x, None)["code_mi"] == pytest.approx(0.0, abs=1e-5)
+
+
 # --- learning ---------------------------------------------------------------------------------------
 def test_acgan_draws_the_requested_digit(tmp_path, one_thread):
     """Measured (2-core CPU, shared, one thread, seed 0): 95.4% after 400 steps of batch 64 at
