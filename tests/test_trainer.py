@@ -58,6 +58,29 @@ def test_resume_reproduces_the_uninterrupted_run(name, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a), "the resumed weights are bit-for-bit the same"
 
 
+@pytest.mark.parametrize("name", ["wgan", "wgan_gp"])
+def test_logged_losses_are_averaged_over_the_steps_that_returned_them(name, tmp_path, monkeypatch):
+    """WGAN returns loss_G on one step in n_critic; the logged loss_G is the mean of those steps,
+    not their sum divided by every step (which wrote it n_critic times too small)."""
+    cls = ganthology.get_model(name)
+    returned: list[dict] = []
+    original = cls.train_step
+
+    def recording(self, batch, step):
+        logs = original(self, batch, step)
+        returned.append({k: float(v) for k, v in logs.items()})
+        return logs
+
+    monkeypatch.setattr(cls, "train_step", recording)
+    out = _train(name, tmp_path / "run", steps=6, n_critic=3, log_every=6)
+    row = read_metrics(out / "metrics.csv")[-1]
+    g = [r["loss_G"] for r in returned if "loss_G" in r]
+    d = [r["loss_D"] for r in returned]
+    assert len(g) == 2 and len(d) == 6
+    assert float(row["loss_G"]) == pytest.approx(sum(g) / 2, rel=1e-5)
+    assert float(row["loss_D"]) == pytest.approx(sum(d) / 6, rel=1e-5)
+
+
 def test_interrupted_run_checkpoints_and_resumes_exactly(tmp_path):
     """SIGINT (Ctrl-C) finishes the current step, writes a checkpoint and exits; --resume then
     continues to the same losses as a run that was never interrupted."""

@@ -122,6 +122,7 @@ class Trainer:
         restore_signals = self._install_signal_handlers(world)
 
         sums: dict[str, torch.Tensor] = {}
+        counts: dict[str, int] = {}
         count, t0 = 0, time.perf_counter()
         model.train()
         while step < total and not self._stop:
@@ -132,6 +133,7 @@ class Trainer:
             for k, v in logs.items():  # accumulate on the device: no host sync per step
                 v = v.detach().float()
                 sums[k] = sums[k] + v if k in sums else v
+                counts[k] = counts.get(k, 0) + 1  # a key of 1 step in n_critic is averaged over those
             if bar is not None:
                 bar.update(1)
 
@@ -139,7 +141,7 @@ class Trainer:
             if step % cfg.log_every == 0 or last:
                 ips = count * loader.batch_size * world / (time.perf_counter() - t0)
                 row = {"step": step, "epoch": round(loader.epoch_float, 4), "images_per_s": round(ips, 1),
-                       **self._reduce_logs(sums, count, fabric)}
+                       **self._reduce_logs(sums, counts, fabric)}
                 if logger is not None:
                     logger.log(row)
                 if bar is not None:
@@ -151,7 +153,7 @@ class Trainer:
             if cfg.eval_every and (step % cfg.eval_every == 0 or last):
                 self._evaluate(judge, model, loader, fabric, step, out, logger)
             if step % cfg.log_every == 0 or last:  # the next interval's speed excludes grids and checkpoints
-                sums, count, t0 = {}, 0, time.perf_counter()
+                sums, counts, count, t0 = {}, {}, 0, time.perf_counter()
 
         restore_signals()
         if bar is not None:
@@ -199,11 +201,13 @@ class Trainer:
             return max(1, math.ceil(self.cfg.epochs * loader.steps_per_epoch))
         return self.cfg.steps if self.cfg.steps is not None else DEFAULT_STEPS
 
-    def _reduce_logs(self, sums: dict, count: int, fabric) -> dict:
+    def _reduce_logs(self, sums: dict, counts: dict, fabric) -> dict:
+        """Each logged value is the mean over the steps that returned it (a generator loss of WGAN,
+        returned once every n_critic steps, is the mean of those generator steps), then over ranks."""
         if not sums:
             return {}
         keys = sorted(sums)
-        vec = torch.stack([sums[k] for k in keys]) / count
+        vec = torch.stack([sums[k] / counts[k] for k in keys])
         if fabric.world_size > 1:
             vec = fabric.all_reduce(vec, reduce_op="mean")
         return dict(zip(keys, vec.tolist()))
