@@ -81,6 +81,44 @@ def test_logged_losses_are_averaged_over_the_steps_that_returned_them(name, tmp_
     assert float(row["loss_D"]) == pytest.approx(sum(d) / 6, rel=1e-5)
 
 
+def test_a_learning_rate_schedule_is_stepped_logged_and_resumed_exactly_across_its_decay(tmp_path, monkeypatch):
+    """A model's schedulers() (here DCGAN with CycleGAN's constant-then-linear decay over the run's
+    total_steps) are stepped once per train_step, logged as lr_<key>, and checkpointed: a run
+    stopped in the middle of the decay resumes to the same rates, losses and weights."""
+    from ganthology import registry
+    from ganthology.models.base import constant_then_linear_decay
+
+    class DecayingDCGAN(ganthology.get_model("dcgan")):
+        stop_after = 0  # Ctrl-C after this step (0: never), as a user stops a run
+
+        def schedulers(self):
+            return {k: constant_then_linear_decay(o, self.total_steps, decay_from=0.5) for k, o in self.opt.items()}
+
+        def train_step(self, batch, step):
+            if step + 1 == self.stop_after:
+                os.kill(os.getpid(), signal.SIGINT)  # the trainer finishes this step, checkpoints, stops
+            return super().train_step(batch, step)
+
+    monkeypatch.setattr(DecayingDCGAN, "name", "dcgan_decay")
+    monkeypatch.setitem(registry._MODELS, "dcgan_decay", DecayingDCGAN)
+    full = read_metrics(_train("dcgan_decay", tmp_path / "full", steps=8) / "metrics.csv")
+    lr = float(full[0]["lr_G"])
+    assert [float(r["lr_G"]) / lr for r in full] == pytest.approx([1, 1, 1, 1, 0.75, 0.5, 0.25, 0.0])
+    assert [r["lr_D"] for r in full] == [r["lr_G"] for r in full]
+
+    monkeypatch.setattr(DecayingDCGAN, "stop_after", 6)  # in the middle of the decay
+    _train("dcgan_decay", tmp_path / "part", steps=8)
+    assert load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")["step"] == 6
+    monkeypatch.setattr(DecayingDCGAN, "stop_after", 0)
+    resumed = read_metrics(ganthology.train_model("dcgan_decay", resume=tmp_path / "part") / "metrics.csv")
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "images_per_s"} for r in rows]  # noqa: E731
+    assert strip(resumed) == strip(full)
+    a = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")
+    assert a["schedulers"]["G"]["last_epoch"] == b["schedulers"]["G"]["last_epoch"] == 8
+    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
+
+
 def test_interrupted_run_checkpoints_and_resumes_exactly(tmp_path):
     """SIGINT (Ctrl-C) finishes the current step, writes a checkpoint and exits; --resume then
     continues to the same losses as a run that was never interrupted."""

@@ -7,6 +7,9 @@ logging, sample grids and checkpoints. The contract, in the order a model file i
     Config                      dataclass of the paper's defaults (one comment per field)
     __init__(cfg, data)         builds the networks as attributes (G, D, E, G_AB, ...)
     optimizers()                {"G": Adam(...), "D": Adam(...)}: any number, any grouping
+    schedulers()                optional learning-rate schedules keyed like optimizers(); the
+                                trainer steps them once per train_step and checkpoints them, and
+                                `total_steps` tells the model how long the run is
     train_step(batch, step)     the update rule; calls self.update(name, loss) once per optimizer
                                 step it takes and returns a dict of scalar tensors to log
     sample(n, **cond)           images in [-1, 1]; labels `y` for conditional models,
@@ -94,6 +97,7 @@ class GANModel(nn.Module):
         if self.prior not in ("normal", "uniform"):
             raise GanthologyError(f"noise must be uniform or normal, not {self.prior!r}.")
         self.opt: dict[str, torch.optim.Optimizer] = {}
+        self.sched: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
         self.engine = LocalEngine()
 
     # --- the contract -------------------------------------------------------------------------
@@ -107,6 +111,16 @@ class GANModel(nn.Module):
             "G": torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=betas),
             "D": torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=betas),
         }
+
+    #: the run's length in train steps; the trainer sets it before optimizers() and schedulers()
+    #: so a schedule can end where the run ends. None outside a trainer.
+    total_steps: int | None = None
+
+    def schedulers(self) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+        """Learning-rate schedules for some or all of `self.opt` (same keys), built after the
+        optimizers. The trainer steps each once per train_step, logs its rate as lr_<key>, and
+        keeps its position in checkpoints. Default: none, the rates stay constant."""
+        return {}
 
     def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -194,8 +208,13 @@ class GANModel(nn.Module):
 
     # --- helpers for train_step ---------------------------------------------------------------
     def setup_optimizers(self) -> None:
-        """Create the optimizers once (the trainer calls this, then may wrap them)."""
+        """Create the optimizers and their schedules once (the trainer calls this, then may wrap
+        the optimizers; a schedule keeps acting on the wrapped one, which shares its param_groups)."""
         self.opt = self.optimizers()
+        self.sched = self.schedulers()
+        unknown = sorted(set(self.sched) - set(self.opt))
+        if unknown:
+            raise ValueError(f"{self.name}: schedulers() names {unknown[0]!r}, which optimizers() does not have")
 
     def update(self, name: str, loss: torch.Tensor) -> None:
         """One optimizer step on `loss` for the optimizer called `name`: zero the gradients,
@@ -239,3 +258,12 @@ def frozen(*modules: nn.Module):
 
 def batch_size_of(batch: dict[str, torch.Tensor]) -> int:
     return next(iter(batch.values())).shape[0]
+
+
+def constant_then_linear_decay(opt: torch.optim.Optimizer, total_steps: int, decay_from: float = 0.5):
+    """The learning rate held for the first `decay_from` of the run, then lowered linearly to zero
+    at its last step: CycleGAN's schedule (Zhu et al. 2017, section 7.1: 100 epochs constant, 100
+    decaying), which pix2pix's code, UNIT, MUNIT and BicycleGAN share."""
+    start = int(total_steps * decay_from)
+    span = max(1, total_steps - start)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - max(0, s - start) / span)

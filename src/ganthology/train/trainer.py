@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -103,9 +104,8 @@ class Trainer:
         fabric.launch()
         rank, world = fabric.global_rank, fabric.world_size
         out = Path(cfg.out)
-        model, loader = self._setup(fabric)
+        model, loader, total = self._setup(fabric)
         judge = self._evaluation(model) if cfg.eval_every and rank == 0 else None
-        total = self._total_steps(loader)
         step = self._restore(load_checkpoint(self.resume), model, loader, fabric) if self.resume else 0
 
         if rank == 0:
@@ -120,6 +120,9 @@ class Trainer:
                        mininterval=0.2 if sys.stderr.isatty() else 10.0)
         fixed = loader.fixed_batch(SCATTER_POINTS if model.data.is_vector else cfg.n_samples)
         restore_signals = self._install_signal_handlers(world)
+        # Schedules step once per train_step; a player that does not step its optimizer every
+        # train_step (WGAN's G, one step in n_critic) would make torch warn at the first one.
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
 
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
@@ -128,6 +131,8 @@ class Trainer:
         while step < total and not self._stop:
             with fabric.autocast():
                 logs = model.train_step(loader.next(), step)
+            for sched in model.sched.values():
+                sched.step()
             step += 1
             count += 1
             for k, v in logs.items():  # accumulate on the device: no host sync per step
@@ -141,7 +146,8 @@ class Trainer:
             if step % cfg.log_every == 0 or last:
                 ips = count * loader.batch_size * world / (time.perf_counter() - t0)
                 row = {"step": step, "epoch": round(loader.epoch_float, 4), "images_per_s": round(ips, 1),
-                       **self._reduce_logs(sums, counts, fabric)}
+                       **self._reduce_logs(sums, counts, fabric),
+                       **{f"lr_{k}": sched.get_last_lr()[0] for k, sched in sorted(model.sched.items())}}
                 if logger is not None:
                     logger.log(row)
                 if bar is not None:
@@ -183,16 +189,17 @@ class Trainer:
         model = fabric.to_device(model)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
+        loader = InMemoryLoader(data, self.model_cfg.batch_size, cfg.seed, rank, world, fabric.device, channels_last)
+        model.total_steps = total = self._total_steps(loader)  # before the schedules are built
         model.setup_optimizers()
         model.opt = {k: fabric.setup_optimizers(o) for k, o in model.opt.items()}
         model.engine = FabricEngine(fabric)
         if world > 1:
             self._broadcast_state(model)  # the same start on every rank, whatever the platform
-        loader = InMemoryLoader(data, self.model_cfg.batch_size, cfg.seed, rank, world, fabric.device, channels_last)
         torch.manual_seed(cfg.seed + 1 + rank)  # from here on each rank draws its own noise
         if fabric.device.type == "cuda":
             torch.cuda.manual_seed(cfg.seed + 1 + rank)
-        return model, loader
+        return model, loader, total
 
     def _total_steps(self, loader: InMemoryLoader) -> int:
         if self.cfg.steps is not None and self.cfg.epochs is not None:
@@ -277,6 +284,7 @@ class Trainer:
                 "world_size": fabric.world_size,
                 "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                 "optimizers": {k: o.state_dict() for k, o in model.opt.items()},
+                "schedulers": {k: sc.state_dict() for k, sc in model.sched.items()},
                 "precision": fabric.strategy.precision.state_dict(),
                 "rng": rng,
                 "loader": loader.state_dict(),
@@ -307,6 +315,8 @@ class Trainer:
         model.load_state_dict(ckpt["state"])
         for k, o in model.opt.items():
             o.load_state_dict(ckpt["optimizers"][k])
+        for k, sched in model.sched.items():  # where the schedule stands; its shape is the model's
+            sched.load_state_dict(ckpt.get("schedulers", {}).get(k) or {"last_epoch": int(ckpt["step"])})
         if ckpt.get("precision"):
             fabric.strategy.precision.load_state_dict(ckpt["precision"])
         loader.load_state_dict(ckpt["loader"])
