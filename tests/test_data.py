@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from ganthology import GanthologyError
-from ganthology.data import InMemoryLoader, build_dataset
+from ganthology.data import InMemoryDataset, InMemoryLoader, build_dataset
 
 from .conftest import DATA_ROOT, needs_mnist
 
@@ -74,6 +74,38 @@ def test_paired_folder(tmp_path):
         build_dataset(f"paired:{tmp_path}", image_size=16)
 
 
+@pytest.mark.parametrize("layout", ["cyclegan", "pytorch-gan"])
+def test_unpaired_folder_in_both_layouts(tmp_path, layout):
+    """trainA/ trainB/ testA/ testB/ (CycleGAN) or train/A ... (PyTorch-GAN): each domain keeps its
+    own count and channels (grey A, colour B), and the test split is read when asked for."""
+    def folder(split, d):
+        return tmp_path / (f"{split}{d}" if layout == "cyclegan" else f"{split}/{d}")
+
+    for split, n_a, n_b in (("train", 3, 5), ("test", 1, 2)):
+        for d, n, mode, colour in (("A", n_a, "L", 0), ("B", n_b, "RGB", (255, 0, 0))):
+            folder(split, d).mkdir(parents=True)
+            for i in range(n):
+                Image.new(mode, (40, 30), colour).save(folder(split, d) / f"{i}.png")
+    ds = build_dataset(f"unpaired:{tmp_path}", image_size=16)
+    assert ds.tensors["A"].shape == (3, 1, 16, 16) and ds.tensors["B"].shape == (5, 3, 16, 16)
+    info = ds.info()
+    assert info.groups == [("A",), ("B",)] and not info.paired and info.in_channels == 1 and info.channels == 3
+    assert [info.parts[k].role for k in "AB"] == ["domain A", "domain B"]
+    test = build_dataset(f"unpaired:{tmp_path}", image_size=16, train=False)
+    assert (len(test.tensors["A"]), len(test.tensors["B"])) == (1, 2)
+    swapped = build_dataset(f"unpaired:{tmp_path}", image_size=16, direction="BtoA")
+    assert swapped.tensors["A"].shape == (5, 3, 16, 16)
+
+
+def test_unpaired_folder_says_which_folders_it_needs(tmp_path):
+    (tmp_path / "trainA").mkdir()
+    with pytest.raises(GanthologyError, match="neither trainA/ and trainB/ nor train/A/ and train/B/"):
+        build_dataset(f"unpaired:{tmp_path}")
+    (tmp_path / "trainB").mkdir()
+    with pytest.raises(GanthologyError, match="no images .* found in .*trainA"):
+        build_dataset(f"unpaired:{tmp_path}")
+
+
 def test_loader_covers_each_epoch_once_and_resumes():
     ds = build_dataset("digits")
     a = InMemoryLoader(ds, 100, seed=1)
@@ -87,6 +119,65 @@ def test_loader_covers_each_epoch_once_and_resumes():
         assert torch.equal(got["x"], want["x"]) and torch.equal(got["y"], want["y"])
     x = batches[0]["x"]
     assert x.dtype == torch.float32 and x.min() >= -1 and x.max() <= 1
+
+
+def _numbered(n: int, offset: int = 0) -> torch.Tensor:
+    """n tiny uint8 images whose pixels hold their index (plus offset), to read back from a batch."""
+    return (torch.arange(n) + offset).to(torch.uint8).view(n, 1, 1, 1).expand(n, 1, 2, 2).clone()
+
+
+def _indices(batch_images: torch.Tensor) -> list[int]:
+    return ((batch_images[:, 0, 0, 0] + 1) * 127.5).round().long().tolist()
+
+
+def test_unpaired_domains_have_their_own_lengths_shuffles_and_resume_positions():
+    ds = InMemoryDataset("two", {"A": _numbered(10), "B": _numbered(25, 100)}, groups=[("A",), ("B",)],
+                         roles={"A": "domain A", "B": "domain B"})
+    info = ds.info()
+    assert not info.paired and info.groups == [("A",), ("B",)]
+    assert (info.parts["A"].role, info.parts["A"].length, info.parts["B"].length) == ("domain A", 10, 25)
+    assert info.key("domain B") == "B" and info.parts["B"].shape == (1, 2, 2)
+
+    loader = InMemoryLoader(ds, 5, seed=3)
+    assert loader.steps_per_epoch == 5, "an epoch is one pass over the larger domain"
+    batches = [loader.next() for _ in range(10)]
+    a = [i for b in batches for i in _indices(b["A"])]
+    b = [i - 100 for bt in batches for i in _indices(bt["B"])]
+    assert sorted(b[:25]) == list(range(25)) and sorted(b[25:]) == list(range(25)), "each B epoch a permutation"
+    for e in range(5):  # A runs through its own epochs of 2 batches each, 5 of them in 10 steps
+        assert sorted(a[10 * e : 10 * e + 10]) == list(range(10))
+    assert a[:10] != a[10:20], "each A epoch has its own shuffle"
+    assert b[:10] != a[:10], "the domains are shuffled independently"
+    assert (loader.epoch, loader.pos) == (1, 5)
+
+    # stop after 7 steps and resume: the same 3 batches of both domains follow
+    first = InMemoryLoader(ds, 5, seed=3)
+    for _ in range(7):
+        first.next()
+    state = first.state_dict()
+    assert state["groups"] == [[3, 1], [1, 2]]
+    again = InMemoryLoader(ds, 5, seed=3)
+    again.load_state_dict(state)
+    for want in batches[7:]:
+        got = again.next()
+        assert torch.equal(got["A"], want["A"]) and torch.equal(got["B"], want["B"])
+
+
+def test_one_group_keeps_the_order_it_always_had():
+    """Adding groups changed nothing for ordinary data: the permutation formula of group 0 is the
+    one every earlier run used (seed * 1_000_003 + epoch), so old runs resume to the same batches."""
+    ds = build_dataset("digits")
+    loader = InMemoryLoader(ds, 64, seed=5)
+    loader.next()
+    expected = torch.randperm(len(ds), generator=torch.Generator().manual_seed(5 * 1_000_003))[64:128]
+    assert torch.equal(loader.next()["y"], ds.tensors["y"][expected])
+    assert loader.state_dict() == {"epoch": 0, "pos": 2}
+
+
+def test_a_domain_smaller_than_the_batch_is_named():
+    ds = InMemoryDataset("two", {"A": _numbered(3), "B": _numbered(25)}, groups=[("A",), ("B",)])
+    with pytest.raises(GanthologyError, match=r"its part A\) of 3 items; lower --batch-size"):
+        InMemoryLoader(ds, 4)
 
 
 def test_ranks_read_disjoint_slices():
@@ -137,3 +228,65 @@ def test_download_path_on_a_local_mirror(tmp_path, monkeypatch):
             build_dataset("mnist", str(tmp_path / "elsewhere"))
     finally:
         server.shutdown()
+
+
+# --- photographs and MNIST-M ----------------------------------------------------------------------
+def test_packaged_photographs_are_real_colour_pictures():
+    from ganthology.data.photos import photographs
+
+    photos = photographs()
+    assert len(photos) == 10
+    for p in photos:
+        assert p.dtype == torch.uint8 and p.shape[0] == 3 and min(p.shape[1:]) >= 256
+        assert p.float().std() > 20, "a photograph, not a flat colour"
+
+
+def test_mnistm_blend_inverts_the_photo_under_the_stroke():
+    """Ganin et al.'s recipe: |patch - 255 * binarised digit|. On flat photos of one colour each,
+    background pixels keep that colour and stroke pixels become 255 minus it."""
+    from ganthology.data.photos import blend_digits
+
+    digits = torch.zeros(50, 1, 4, 4, dtype=torch.uint8)
+    digits[:, :, 1:3, 1:3] = 7  # any non-zero value is stroke
+    photos = [torch.tensor([10, 100, 200], dtype=torch.uint8).view(3, 1, 1).expand(3, 9, 9).clone(),
+              torch.tensor([250, 0, 60], dtype=torch.uint8).view(3, 1, 1).expand(3, 6, 5).clone()]
+    out = blend_digits(digits, photos, seed=0)
+    assert out.shape == (50, 3, 4, 4)
+    colours = {tuple(c.tolist()) for c in out[:, :, 0, 0]}
+    assert colours == {(10, 100, 200), (250, 0, 60)}, "both photographs are used"
+    for img in out:
+        c = img[:, 0, 0].int()
+        assert torch.equal(img[:, 1, 1].int(), 255 - c) and torch.equal(img[:, 3, 3].int(), c)
+    assert torch.equal(out, blend_digits(digits, photos, seed=0)) and not torch.equal(out, blend_digits(digits, photos, seed=1))
+
+
+@needs_mnist
+def test_mnistm_is_built_once_from_mnist_and_cached(tmp_path, monkeypatch):
+    import ganthology.data.photos as photos
+
+    monkeypatch.setenv("GANTHOLOGY_CACHE", str(tmp_path))
+    test = build_dataset("mnistm", DATA_ROOT, train=False)
+    mnist = build_dataset("mnist", DATA_ROOT, train=False)
+    assert test.tensors["x"].shape == (10_000, 3, 32, 32) and test.tensors["x"].dtype == torch.uint8
+    assert torch.equal(test.tensors["y"], mnist.tensors["y"]), "each image keeps its digit's label"
+    cached = tmp_path / "datasets" / f"mnistm-like-v{photos.MNISTM_VERSION}-test.pt"
+    assert cached.is_file()
+    monkeypatch.setattr(photos, "blend_digits", lambda *a, **k: pytest.fail("rebuilt instead of read from the cache"))
+    assert torch.equal(build_dataset("mnistm", DATA_ROOT, train=False).tensors["x"], test.tensors["x"])
+    monkeypatch.undo()
+    monkeypatch.setenv("GANTHOLOGY_CACHE", str(tmp_path))
+    cached.write_bytes(b"damaged")  # a broken cache is rebuilt to the same images
+    assert torch.equal(build_dataset("mnistm", DATA_ROOT, train=False).tensors["x"], test.tensors["x"])
+
+
+@needs_mnist
+def test_mnist2mnistm_is_two_unpaired_domains(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANTHOLOGY_CACHE", str(tmp_path))
+    ds = build_dataset("mnist2mnistm", DATA_ROOT, train=False)
+    info = ds.info()
+    assert info.groups == [("A", "y"), ("B", "y_B")] and not info.paired
+    assert (info.in_channels, info.channels, info.image_size) == (1, 3, 32)
+    assert info.key("domain A") == "A" and info.key("domain B") == "B"
+    batch = InMemoryLoader(ds, 16, seed=0).next()
+    assert set(batch) == {"A", "y", "B", "y_B"} and batch["B"].shape == (16, 3, 32, 32)
+    assert not torch.equal(batch["y"], batch["y_B"]), "the domains are drawn independently"

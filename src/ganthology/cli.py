@@ -49,7 +49,7 @@ def list_cmd(markdown):
 
 @cli.command("datasets")
 def datasets_cmd():
-    """The datasets known by name (plus folder:PATH and paired:PATH)."""
+    """The datasets known by name (plus folder:PATH, paired:PATH and unpaired:PATH)."""
     from .registry import get_dataset, list_datasets
 
     for name in list_datasets():
@@ -57,6 +57,7 @@ def datasets_cmd():
         click.echo(f"{name:15} {doc}")
     click.echo(f"{'folder:PATH':15} your images (sub-folders become class labels)")
     click.echo(f"{'paired:PATH':15} aligned pairs, A left and B right in one image (pix2pix layout)")
+    click.echo(f"{'unpaired:PATH':15} two domains, trainA/ trainB/ testA/ testB/ (CycleGAN) or train/A ... (PyTorch-GAN)")
 
 
 # --- train ------------------------------------------------------------------------------------
@@ -265,6 +266,8 @@ def info_cmd(path):
     shape = f"{d.dim}-D points" if d.is_vector else f"{d.channels}x{d.image_size}x{d.image_size}"
     click.echo(f"data        {d.name}: {shape}"
                + (f", {d.num_classes} classes" if d.num_classes else "") + (", paired" if d.paired else ""))
+    for line in d.describe().splitlines():  # what a batch holds: key, role, shape, aligned group
+        click.echo(f"batch       {line}")
     for name, module in model.named_children():
         n = sum(p.numel() for p in module.parameters())
         click.echo(f"network     {name}: {n:,} parameters")

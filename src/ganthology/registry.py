@@ -62,6 +62,6 @@ def get_dataset(name: str) -> Callable:
     if name not in _DATASETS:
         raise GanthologyError(
             f"unknown dataset {name!r}; choose one of {', '.join(sorted(_DATASETS))} "
-            "or 'folder:PATH' / 'paired:PATH' for your own images."
+            "or 'folder:PATH' / 'paired:PATH' / 'unpaired:PATH' for your own images."
         )
     return _DATASETS[name]

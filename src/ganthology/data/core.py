@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import GanthologyError
-from ..models.base import DataInfo
+from .info import DataInfo, Part
 
 
 def default_data_root() -> str:
@@ -22,53 +22,93 @@ def default_data_root() -> str:
     return os.environ.get("GANTHOLOGY_DATA") or str(Path.home() / ".cache" / "ganthology" / "data")
 
 
+def cache_dir() -> Path:
+    """$GANTHOLOGY_CACHE, else ~/.cache/ganthology: built datasets, trained evaluators."""
+    return Path(os.environ.get("GANTHOLOGY_CACHE") or Path.home() / ".cache" / "ganthology")
+
+
 def downloads_allowed() -> bool:
     """Set GANTHOLOGY_OFFLINE=1 to never try a download (CI, air-gapped machines)."""
     return os.environ.get("GANTHOLOGY_OFFLINE", "") in ("", "0")
 
 
+#: the role each conventional batch key plays (data/info.py); a dataset may override a key's role
+KEY_ROLES = {"x": "image", "y": "label", "A": "input", "B": "target", "lr": "low-resolution input",
+             "mask": "mask", "attr": "attributes"}
+
+
 @dataclass
 class InMemoryDataset:
     """Images as uint8 (N, C, H, W) under `x` (with int64 labels `y`), or aligned pairs `A`, `B`;
-    or vector data (the 2-D toys) as float32 (N, D) points under `x`, used as they are."""
+    or vector data (the 2-D toys) as float32 (N, D) points under `x`, used as they are.
+
+    `groups` lists the keys that are aligned (indexed together); by default all keys are one group.
+    Keys of different groups are independent, each group with its own length and shuffle: the two
+    domains of unpaired translation are `groups=[("A",), ("B",)]`, with roles "domain A"/"domain B".
+    """
 
     name: str
     tensors: dict[str, torch.Tensor]
     num_classes: int = 0
     classes: list[str] = field(default_factory=list)
+    groups: list[tuple[str, ...]] | None = None
+    roles: dict[str, str] = field(default_factory=dict)  # key -> role, where it is not KEY_ROLES'
 
     def __post_init__(self):
-        n = {len(t) for t in self.tensors.values()}
-        assert len(n) == 1, "all tensors of a dataset must have the same length"
+        if self.groups is None:
+            self.groups = [tuple(self.tensors)]
+        self.groups = [tuple(g) for g in self.groups]
+        keys = [k for g in self.groups for k in g]
+        assert sorted(keys) == sorted(self.tensors), "every tensor belongs to exactly one group"
+        for g in self.groups:
+            assert len({len(self.tensors[k]) for k in g}) == 1, f"the aligned tensors {g} must have one length"
         for k, t in self.tensors.items():
             if k == "x" and t.dim() == 2:
                 assert t.dtype == torch.float32, "x: vector data must be float32 (N, D)"
-            elif k != "y":
+            elif self.role(k) in ("label", "attributes"):
+                assert t.dim() in (1, 2), f"{k}: expected (N,) labels or (N, K) attributes"
+            else:
                 assert t.dtype == torch.uint8 and t.dim() == 4, f"{k}: expected uint8 (N, C, H, W)"
 
+    def group_len(self, g: int) -> int:
+        return len(self.tensors[self.groups[g][0]])
+
     def __len__(self) -> int:
-        return len(next(iter(self.tensors.values())))
+        """Items in the largest group: what an epoch covers."""
+        return max(self.group_len(g) for g in range(len(self.groups)))
 
     @property
     def paired(self) -> bool:
-        return "A" in self.tensors
+        """Aligned input/target pairs (pix2pix), as opposed to two unpaired domains."""
+        return "A" in self.tensors and any("A" in g and "B" in g for g in self.groups)
 
     @property
     def is_vector(self) -> bool:
         return self.tensors["x"].dim() == 2 if "x" in self.tensors else False
 
+    def role(self, key: str) -> str:
+        if key in self.roles:
+            return self.roles[key]
+        if key == "x" and self.is_vector:
+            return "points"
+        return KEY_ROLES.get(key, "image")
+
     def info(self) -> DataInfo:
+        group_of = {k: i for i, g in enumerate(self.groups) for k in g}
+        parts = {k: Part(self.role(k), tuple(t.shape[1:]), group_of[k], self.group_len(group_of[k]))
+                 for k, t in self.tensors.items()}
         if self.is_vector:  # points, not images: no channels, no image size
             return DataInfo(name=self.name, channels=0, image_size=0, num_classes=self.num_classes,
-                            dim=self.tensors["x"].shape[1])
-        img = self.tensors["B" if self.paired else "x"]
+                            dim=self.tensors["x"].shape[1], parts=parts)
+        img = self.tensors["B" if "B" in self.tensors else "x"]
         return DataInfo(
             name=self.name,
             channels=img.shape[1],
             image_size=img.shape[-1],
             num_classes=self.num_classes,
             paired=self.paired,
-            in_channels=self.tensors["A"].shape[1] if self.paired else img.shape[1],
+            in_channels=self.tensors["A"].shape[1] if "A" in self.tensors else img.shape[1],
+            parts=parts,
         )
 
 
@@ -103,6 +143,10 @@ class InMemoryLoader:
     the batches the uninterrupted run would have seen. With several processes every rank reads its
     own slice of each global batch (rank r takes items r*B .. r*B + B - 1), so the ranks never see
     the same image in one step.
+
+    A dataset of several independent groups (unpaired domains) gives each group its own shuffles
+    and its own (epoch, position), all in the checkpoint; the loader's `epoch` is that of the
+    largest group, so an epoch covers every item of every domain at least once.
     """
 
     def __init__(
@@ -116,43 +160,61 @@ class InMemoryLoader:
         channels_last: bool = False,
     ):
         global_batch = batch_size * world_size
-        if global_batch > len(dataset):
-            raise GanthologyError(
-                f"batch size {batch_size} x {world_size} process(es) is larger than the dataset "
-                f"{dataset.name!r} of {len(dataset)} items; lower --batch-size."
-            )
+        for g, keys in enumerate(dataset.groups):
+            if global_batch > dataset.group_len(g):
+                what = f"the dataset {dataset.name!r}" + (f" (its part {'/'.join(keys)})" if len(dataset.groups) > 1 else "")
+                raise GanthologyError(f"batch size {batch_size} x {world_size} process(es) is larger than {what} "
+                                      f"of {dataset.group_len(g)} items; lower --batch-size.")
         self.dataset, self.batch_size = dataset, batch_size
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.device = torch.device(device)
         self.channels_last = channels_last
-        self.steps_per_epoch = len(dataset) // global_batch  # the incomplete last batch is dropped
-        self.epoch, self.pos = 0, 0
-        self._perm_epoch, self._perm = -1, None
+        self.groups = dataset.groups
+        # the incomplete last batch of each group's epoch is dropped
+        self._steps = [dataset.group_len(g) // global_batch for g in range(len(self.groups))]
+        self._lead = max(range(len(self.groups)), key=lambda g: dataset.group_len(g))
+        self.steps_per_epoch = self._steps[self._lead]
+        self._cursor = [[0, 0] for _ in self.groups]  # (epoch, position) of each group
+        self._perms: dict[int, tuple[int, torch.Tensor]] = {}
         # Keep the uint8 data on the accelerator when it is small: then a batch never crosses PCIe.
         nbytes = sum(t.numel() * t.element_size() for t in dataset.tensors.values())
         on_device = self.device.type != "cpu" and nbytes < 2**30
         self._tensors = {k: (t.to(self.device) if on_device else t) for k, t in dataset.tensors.items()}
 
-    def _permutation(self) -> torch.Tensor:
-        if self._perm_epoch != self.epoch:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-            self._perm = torch.randperm(len(self.dataset), generator=g)
-            self._perm_epoch = self.epoch
-        return self._perm
+    @property
+    def epoch(self) -> int:
+        return self._cursor[self._lead][0]
+
+    @property
+    def pos(self) -> int:
+        return self._cursor[self._lead][1]
+
+    def _permutation(self, g: int, epoch: int) -> torch.Tensor:
+        if self._perms.get(g, (None,))[0] != epoch:
+            # group 0 keeps the single-group formula, so runs on one-group data are unchanged
+            key = self.seed * 1_000_003 + epoch + g * 7_919_000_001
+            gen = torch.Generator().manual_seed(key)
+            self._perms[g] = (epoch, torch.randperm(self.dataset.group_len(g), generator=gen))
+        return self._perms[g][1]
 
     def next(self) -> dict[str, torch.Tensor]:
-        if self.pos >= self.steps_per_epoch:
-            self.epoch, self.pos = self.epoch + 1, 0
-        start = (self.pos * self.world_size + self.rank) * self.batch_size
-        idx = self._permutation()[start : start + self.batch_size]
-        self.pos += 1
-        return self.batch(idx)
-
-    def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The items `idx` as a batch on the device: images float in [-1, 1], vector data as it is
-        stored, labels int64."""
         out = {}
-        for k, t in self._tensors.items():
+        for g, keys in enumerate(self.groups):
+            epoch, pos = self._cursor[g]
+            if pos >= self._steps[g]:
+                epoch, pos = epoch + 1, 0
+            start = (pos * self.world_size + self.rank) * self.batch_size
+            idx = self._permutation(g, epoch)[start : start + self.batch_size]
+            self._cursor[g] = [epoch, pos + 1]
+            out.update(self.batch(idx, keys))
+        return out
+
+    def batch(self, idx: torch.Tensor, keys: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
+        """The items `idx` of `keys` (default: all keys, for one-group data) as a batch on the
+        device: images float in [-1, 1], vector data as it is stored, labels int64."""
+        out = {}
+        for k in keys or tuple(self._tensors):
+            t = self._tensors[k]
             v = t[idx.to(t.device)].to(self.device, non_blocking=True)
             if v.dtype == torch.uint8:
                 v = to_model_range(v)
@@ -162,18 +224,30 @@ class InMemoryLoader:
         return out
 
     def fixed_batch(self, n: int) -> dict[str, torch.Tensor]:
-        """The first n items of the dataset (for preview grids); consumes no randomness."""
-        return self.batch(torch.arange(min(n, len(self.dataset))))
+        """The first n items of each group (for preview grids); consumes no randomness."""
+        out = {}
+        for g, keys in enumerate(self.groups):
+            out.update(self.batch(torch.arange(min(n, self.dataset.group_len(g))), keys))
+        return out
 
     @property
     def epoch_float(self) -> float:
         return self.epoch + self.pos / self.steps_per_epoch
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "pos": self.pos}
+        state = {"epoch": self.epoch, "pos": self.pos}
+        if len(self.groups) > 1:
+            state["groups"] = [list(c) for c in self._cursor]
+        return state
 
     def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
+        if "groups" in state:
+            if len(state["groups"]) != len(self.groups):
+                raise GanthologyError(f"the checkpoint's data position has {len(state['groups'])} groups, "
+                                      f"the dataset {self.dataset.name!r} has {len(self.groups)}.")
+            self._cursor = [[int(e), int(p)] for e, p in state["groups"]]
+        else:
+            self._cursor[self._lead] = [int(state["epoch"]), int(state["pos"])]
 
 
 # --- building by name ---------------------------------------------------------------------------
@@ -184,13 +258,16 @@ def build_dataset(
     train: bool = True,
     direction: str = "AtoB",
 ) -> InMemoryDataset:
-    """A dataset by name: registered (`mnist`, `digits`, ...), `folder:PATH` or `paired:PATH`."""
+    """A dataset by name: registered (`mnist`, `digits`, ...), `folder:PATH`, `paired:PATH` or
+    `unpaired:PATH`."""
     from ..registry import get_dataset
-    from .folders import image_folder, paired_folder
+    from .folders import image_folder, paired_folder, unpaired_folder
 
     root = root or default_data_root()
     if name.startswith("folder:"):
         return image_folder(name[len("folder:") :], image_size or 64)
     if name.startswith("paired:"):
         return paired_folder(name[len("paired:") :], image_size or 256, direction)
+    if name.startswith("unpaired:"):
+        return unpaired_folder(name[len("unpaired:") :], image_size or 256, train, direction)
     return get_dataset(name)(root=root, image_size=image_size, train=train)

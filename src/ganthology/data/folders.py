@@ -1,4 +1,5 @@
-"""Your own images: a folder of images, and a folder of aligned pairs in the pix2pix layout.
+"""Your own images: a folder of images, a folder of aligned pairs in the pix2pix layout, and two
+unpaired domains in the CycleGAN or PyTorch-GAN layout.
 
 Images are decoded with Pillow (torchvision's image backend; torchvision.io's decoders are
 deprecated since 0.29) and turned into tensors by torchvision, centre-cropped to a square, resized once and kept in memory
@@ -97,3 +98,36 @@ def paired_folder(path: str, image_size: int, direction: str = "AtoB") -> InMemo
     if direction == "BtoA":
         A, B = B, A
     return InMemoryDataset(f"paired:{folder}", {"A": A, "B": B})
+
+
+def _domain_folders(folder: Path, split: str) -> tuple[Path, Path] | None:
+    """The A and B folders of a split in either layout, or None."""
+    for a, b in ((folder / f"{split}A", folder / f"{split}B"), (folder / split / "A", folder / split / "B")):
+        if a.is_dir() and b.is_dir():
+            return a, b
+    return None
+
+
+def unpaired_folder(path: str, image_size: int, train: bool = True, direction: str = "AtoB") -> InMemoryDataset:
+    """Two unpaired domains: `trainA/ trainB/ testA/ testB/` (the CycleGAN datasets) or `train/A,
+    train/B, test/A, test/B` (PyTorch-GAN's). Each domain keeps its own number of images and its own
+    channels (grey A and colour B is fine); the loader shuffles each on its own. `direction="BtoA"`
+    swaps the domains."""
+    folder = _existing_folder(path)
+    split = "train" if train else "test"
+    found = _domain_folders(folder, split)
+    if found is None:
+        raise GanthologyError(f"{folder} has neither {split}A/ and {split}B/ nor {split}/A/ and {split}/B/; "
+                              "put each domain's images in those folders.")
+    if direction not in ("AtoB", "BtoA"):
+        raise GanthologyError(f"direction must be AtoB or BtoA, not {direction!r}.")
+    domains = []
+    for sub in found:
+        paths = list_images(sub)
+        if not paths:
+            raise GanthologyError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {sub}.")
+        mode = _mode_for(paths)
+        domains.append(torch.stack([_square(read_image(p, mode), image_size) for p in paths]))
+    A, B = domains if direction == "AtoB" else domains[::-1]
+    return InMemoryDataset(f"unpaired:{folder}", {"A": A, "B": B}, groups=[("A",), ("B",)],
+                           roles={"A": "domain A", "B": "domain B"})

@@ -39,6 +39,14 @@ def _open(cls, key: str, root: str, train: bool):
         ) from None
 
 
+def mnist_raw(root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST as torchvision decodes it: uint8 (N, 1, 28, 28) digits and int64 labels."""
+    import torchvision
+
+    ds = _open(torchvision.datasets.MNIST, "mnist", root, train)
+    return ds.data.unsqueeze(1), ds.targets.long()
+
+
 def _gray(cls, key: str, root: str, image_size: int | None, train: bool) -> InMemoryDataset:
     ds = _open(cls, key, root, train)
     x = ds.data.unsqueeze(1)  # (N, 28, 28) uint8 -> (N, 1, 28, 28)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.core import cache_dir
 from ..errors import GanthologyError
 
 
@@ -70,11 +71,6 @@ EVALUATORS = {
 }
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
-
-
-def cache_dir() -> Path:
-    """$GANTHOLOGY_CACHE, else ~/.cache/ganthology."""
-    return Path(os.environ.get("GANTHOLOGY_CACHE") or Path.home() / ".cache" / "ganthology")
 
 
 def evaluator_path(name: str) -> Path:

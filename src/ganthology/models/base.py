@@ -23,38 +23,14 @@ travels in `state_dict()` and therefore in every checkpoint.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from typing import ClassVar
 
 import torch
 from torch import nn
 
+from ..data.info import DataInfo
 from ..errors import GanthologyError
-
-
-@dataclass
-class DataInfo:
-    """What a model needs to know about its data to build its networks."""
-
-    name: str  # dataset name, for the record
-    channels: int  # channels of the images a generator produces (B in a paired dataset)
-    image_size: int  # square side in pixels
-    num_classes: int = 0  # > 0 when batches carry labels `y`
-    paired: bool = False  # batches carry aligned `A` (input) and `B` (target) instead of `x`
-    in_channels: int = 0  # channels of `A` in a paired dataset
-    dim: int = 0  # > 0 for vector data (the 2-D toys ring8, grid25): samples are (dim,), not images
-
-    @property
-    def is_vector(self) -> bool:
-        return self.dim > 0
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        """Shape of one sample: (dim,) for vector data, (channels, size, size) for images."""
-        return (self.dim,) if self.is_vector else (self.channels, self.image_size, self.image_size)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class LocalEngine:
