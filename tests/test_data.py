@@ -290,3 +290,29 @@ def test_mnist2mnistm_is_two_unpaired_domains(tmp_path, monkeypatch):
     batch = InMemoryLoader(ds, 16, seed=0).next()
     assert set(batch) == {"A", "y", "B", "y_B"} and batch["B"].shape == (16, 3, 32, 32)
     assert not torch.equal(batch["y"], batch["y_B"]), "the domains are drawn independently"
+
+
+def test_photo_sr_holds_out_whole_photographs_and_pairs_each_crop_with_its_x4_copy(monkeypatch):
+    from ganthology.data.photos import SR_HELD_OUT, bicubic_downscale
+
+    train, test = build_dataset("photo_sr"), build_dataset("photo_sr", train=False)
+    assert train.tensors["x"].shape == (4000, 3, 96, 96) and train.tensors["lr"].shape == (4000, 3, 24, 24)
+    assert test.tensors["x"].shape[1:] == (3, 96, 96) and len(test) >= 20
+    assert torch.equal(test.tensors["lr"], bicubic_downscale(test.tensors["x"], 4))
+    info = train.info()
+    assert info.parts["lr"].role == "low-resolution input" and info.groups == [("x", "lr")]
+    assert (info.channels, info.image_size) == (3, 96)
+    assert torch.equal(build_dataset("photo_sr").tensors["x"][:5], train.tensors["x"][:5]), "from a fixed seed"
+    # no training crop comes from a held-out photograph: with each photograph painted one grey
+    # level of its own, the training crops show only the levels of the other eight
+    import ganthology.data.photos as photos_mod
+
+    flat = [torch.full((3, 300, 400), 10 * i, dtype=torch.uint8) for i in range(10)]
+    names = photos_mod.SKIMAGE_PHOTOS + photos_mod.SKLEARN_PHOTOS
+    held_levels = {10 * names.index(n) for n in SR_HELD_OUT}
+    monkeypatch.setattr(photos_mod, "photographs", lambda: flat)
+    levels_train = set(build_dataset("photo_sr").tensors["x"][:, 0, 0, 0].tolist())
+    levels_test = set(build_dataset("photo_sr", train=False).tensors["x"][:, 0, 0, 0].tolist())
+    assert levels_test == held_levels and len(levels_train) == 8 and not levels_train & held_levels
+    with pytest.raises(GanthologyError, match="multiple of 4"):
+        build_dataset("photo_sr", image_size=30)

@@ -1,4 +1,5 @@
-"""Real colour photographs that ship inside installed packages, and MNIST-M built from them.
+"""Real colour photographs that ship inside installed packages; MNIST-M and a super-resolution set
+built from them.
 
 The photographs: scikit-image's bundled colour pictures (astronaut, coffee, chelsea, rocket, ...)
 and scikit-learn's two sample images (china, flower). They are what the offline datasets that
@@ -12,6 +13,11 @@ so it is MNIST-M-*like*, not the published file: the same recipe on other photog
 split is built from MNIST's 60,000 training digits, the test split from its 10,000 test digits,
 from a fixed seed; labels are kept for scoring. Built once, then cached (uint8, 28x28) under the
 cache directory.
+
+`photo_sr` is a super-resolution set: 96x96 crops of eight of the photographs for training (random
+positions and flips from a fixed seed, SRGAN's patch size, Ledig et al. 2017 section 3.2), and every
+non-overlapping 96x96 tile of the two held-out photographs (coffee, china) for testing; each high-
+resolution crop `x` comes with its x4 bicubic downscale `lr` (24x24), the input of SRGAN and ESRGAN.
 """
 from __future__ import annotations
 
@@ -114,3 +120,46 @@ def mnist2mnistm(root: str | None = None, image_size: int | None = None, train: 
         groups = [("A", "y"), ("B", "y_B")]
     return InMemoryDataset("mnist2mnistm", tensors, num_classes=10, classes=[str(i) for i in range(10)],
                            groups=groups, roles={"A": "domain A", "B": "domain B", "y_B": "label"})
+
+
+SR_HELD_OUT = ("coffee.png", "china.jpg")  # whole photographs that no training crop comes from
+SR_CROP, SR_SCALE, SR_TRAIN_CROPS = 96, 4, 4000
+
+
+def bicubic_downscale(x: torch.Tensor, scale: int) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> uint8 (N, C, H/scale, W/scale), bicubic with antialiasing (the x4
+    degradation of the SR papers, in torch's arithmetic rather than MATLAB's imresize)."""
+    import torch.nn.functional as F
+
+    f = F.interpolate(x.float(), scale_factor=1 / scale, mode="bicubic", antialias=True, align_corners=False)
+    return f.round().clamp(0, 255).to(torch.uint8)
+
+
+@register_dataset("photo_sr")
+def photo_sr(root: str | None = None, image_size: int | None = None, train: bool = True) -> InMemoryDataset:
+    """Super-resolution: 96x96 crops of packaged photographs (x) with their x4 bicubic copies (lr)."""
+    size = image_size or SR_CROP
+    if size % SR_SCALE:
+        raise GanthologyError(f"photo_sr crops must be a multiple of {SR_SCALE} pixels; use --image-size {SR_CROP}.")
+    names = SKIMAGE_PHOTOS + SKLEARN_PHOTOS
+    photos = dict(zip(names, photographs()))
+    if train:
+        g = torch.Generator().manual_seed(0)
+        pool = [p for n, p in photos.items() if n not in SR_HELD_OUT]
+        crops = []
+        for i in range(SR_TRAIN_CROPS):
+            p = pool[i % len(pool)]
+            top = int(torch.randint(p.shape[1] - size + 1, (1,), generator=g))
+            left = int(torch.randint(p.shape[2] - size + 1, (1,), generator=g))
+            c = p[:, top : top + size, left : left + size]
+            crops.append(c.flip(-1) if torch.rand(1, generator=g) < 0.5 else c)
+        x = torch.stack(crops)
+    else:
+        tiles = []
+        for n in SR_HELD_OUT:
+            p = photos[n]
+            for top in range(0, p.shape[1] - size + 1, size):
+                for left in range(0, p.shape[2] - size + 1, size):
+                    tiles.append(p[:, top : top + size, left : left + size])
+        x = torch.stack(tiles)
+    return InMemoryDataset("photo_sr", {"x": x.contiguous(), "lr": bicubic_downscale(x, SR_SCALE)})
