@@ -283,3 +283,5 @@ def test_eval_of_a_translation_model_and_of_a_toy_model(tmp_path):
     assert r.returncode == 0, r.stderr
     rec = json.loads((tmp_path / "toy" / "eval_modes.json").read_text())
     assert rec["num_modes"] == 8 and 0 <= rec["modes"] <= 8 and 0 <= rec["high_quality"] <= 1
+    # the CLI is a thin layer over the Python API: the same record
+    assert ganthology.evaluate(tmp_path / "toy", n=500) == rec

@@ -4,7 +4,7 @@
     ganthology train dcgan --dataset digits --steps 1500
     ganthology sample runs/dcgan-digits
 """
-from .api import build_model, load, make_config, train_model
+from .api import build_model, evaluate, load, make_config, train_model
 from .errors import GanthologyError
 from .registry import get_model, list_datasets, list_models, register_model
 
@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 __all__ = [
     "GanthologyError",
     "build_model",
+    "evaluate",
     "get_model",
     "list_datasets",
     "list_models",

@@ -173,3 +173,63 @@ def _load_into(module: torch.nn.Module, state: dict, path: Path) -> None:
             f"the weights in {path} do not fit the network its config describes (file edited or from "
             "another version of ganthology)."
         ) from None
+
+
+def evaluate(path: str | Path, metrics: str | None = None, evaluator: str | None = None, n: int = 10_000,
+             reference: str | None = None, data_root: str | None = None, inception_weights: str | None = None,
+             seed: int = 0) -> dict:
+    """Score `path` and return the record `ganthology eval` prints and writes: a trained model (run
+    folder, checkpoint or export) by its samples, or by its own claim on the test split
+    (`metrics="heldout"`), or a folder / .npz of images. `metrics`: comma-separated names (fd, kid,
+    is, pr, classes, accuracy, psnr, ssim, l1, heldout); None for all that apply. What is measured follows from the model
+    and its data: mode coverage for the 2-D toys, PSNR/SSIM/L1 for translation, an evaluator's
+    FD/KID/IS/precision/recall otherwise. `scored_by` names what scored it (the evaluator, heldout,
+    modes or paired); the keys not in EVAL_META are the numbers."""
+    from .metrics import load_evaluator
+    from .metrics.evaluate import (default_evaluator, evaluate_model, held_out_metrics, load_images,
+                                   parse_metrics, score_images)
+
+    chosen = parse_metrics(metrics)
+    if n < 2:
+        raise GanthologyError("--n must be at least 2.")
+    p = Path(path)
+    is_images = p.suffix == ".npz" or (p.is_dir() and not (p / "checkpoints").is_dir()
+                                        and not (p / "generator.safetensors").is_file())
+    record: dict = {"source": str(p)}
+    if is_images:
+        ev = load_evaluator(evaluator or default_evaluator(reference), inception_weights)
+        images = load_images(p)
+        ref_name = reference or ev.spec.dataset
+        results = score_images(ev, images, None, None, chosen, ref_name, data_root, seed)
+        record |= {"images": len(images)}
+    else:
+        ev = load_evaluator(evaluator, inception_weights) if evaluator else None  # check it first
+        model = load(path)
+        record |= {"model": model.name, "source": model.source}
+        ref_name = model.data.name
+        if chosen == ("heldout",):  # the model's own claim on the test split: no evaluator, no samples
+            results = held_out_metrics(model, data_root)
+            if not results:
+                raise GanthologyError(f"{model.name} reports no held-out numbers (it has no encoder, classifier "
+                                      "or clustering); score its samples with the other metrics.")
+            ev = None
+        else:
+            if model.task == "translation" or model.data.is_vector:
+                ev = None  # scored without an evaluator: psnr/ssim/l1, or mode coverage
+            else:
+                ev = ev or load_evaluator(default_evaluator(model.data.name), inception_weights)
+                ref_name = reference or ev.spec.dataset or model.data.name
+            results = evaluate_model(model, ev, n=n, data_root=data_root, seed=seed, metrics=chosen,
+                                     reference=ref_name)
+            record |= {"n": results.pop("n", n), "seed": seed}
+    if ev is not None:
+        record |= {"evaluator": ev.name, "evaluator_test_accuracy": ev.meta.get("test_accuracy"),
+                   "reference": ref_name}
+    record["scored_by"] = ev.name if ev is not None else ("heldout" if chosen == ("heldout",) else
+                                                          "modes" if "modes" in results else "paired")
+    return record | results
+
+
+#: the keys of an `evaluate()` record that say what was scored and how; the rest are the numbers
+EVAL_META = ("source", "model", "images", "n", "seed", "evaluator", "evaluator_test_accuracy", "reference",
+             "scored_by")

@@ -338,55 +338,15 @@ def eval_cmd(path, evaluator_name, metrics, n, reference, data_root, inception_w
     against real test images. Prints a table and writes a JSON file."""
     import json
 
-    from .metrics import load_evaluator
-    from .metrics.evaluate import default_evaluator, evaluate_model, load_images, parse_metrics, score_images
+    from .api import EVAL_META, evaluate
 
-    chosen = parse_metrics(metrics)
-    if n < 2:
-        raise GanthologyError("--n must be at least 2.")
+    record = evaluate(path, metrics, evaluator_name, n, reference, data_root, inception_weights, seed)
+    for k, v in record.items():
+        if k not in EVAL_META:
+            click.echo(f"{k:28} {v:.4f}" if isinstance(v, float) else f"{k:28} {v}")
     p = Path(path)
-    is_images = p.suffix == ".npz" or (p.is_dir() and not (p / "checkpoints").is_dir()
-                                        and not (p / "generator.safetensors").is_file())
-    record: dict = {"source": str(p)}
-    if is_images:
-        ev = load_evaluator(evaluator_name or default_evaluator(reference), inception_weights)
-        images = load_images(p)
-        ref_name = reference or ev.spec.dataset
-        results = score_images(ev, images, None, None, chosen, ref_name, data_root, seed)
-        record |= {"images": len(images)}
-    else:
-        from .api import load
-
-        ev = load_evaluator(evaluator_name, inception_weights) if evaluator_name else None  # check it first
-        model = load(path)
-        record |= {"model": model.name, "source": model.source}
-        ref_name = model.data.name
-        if chosen == ("heldout",):  # the model's own claim on the test split: no evaluator, no samples
-            from .metrics.evaluate import held_out_metrics
-
-            results = held_out_metrics(model, data_root)
-            if not results:
-                raise GanthologyError(f"{model.name} reports no held-out numbers (it has no encoder, classifier "
-                                      "or clustering); score its samples with the other metrics.")
-            ev = None
-        else:
-            if model.task == "translation" or model.data.is_vector:
-                ev = None  # scored without an evaluator: psnr/ssim/l1, or mode coverage
-            else:
-                ev = ev or load_evaluator(default_evaluator(model.data.name), inception_weights)
-                ref_name = reference or ev.spec.dataset or model.data.name
-            results = evaluate_model(model, ev, n=n, data_root=data_root, seed=seed, metrics=chosen,
-                                     reference=ref_name)
-            record |= {"n": results.pop("n", n), "seed": seed}
-    if ev is not None:
-        record |= {"evaluator": ev.name, "evaluator_test_accuracy": ev.meta.get("test_accuracy"),
-                   "reference": ref_name}
-    record |= results
-    for k, v in results.items():
-        click.echo(f"{k:28} {v:.4f}" if isinstance(v, float) else f"{k:28} {v}")
-    tag = ev.name if ev is not None else ("heldout" if chosen == ("heldout",) else
-                                          "modes" if "modes" in results else "paired")
-    out = Path(json_path) if json_path else (p if p.is_dir() and not is_images else Path(".")) / f"eval_{tag}.json"
+    is_run = p.is_dir() and "model" in record
+    out = Path(json_path) if json_path else (p if is_run else Path(".")) / f"eval_{record['scored_by']}.json"
     out.write_text(json.dumps(record, indent=2))
     click.echo(f"wrote {out}")
 
