@@ -18,7 +18,7 @@ MODELS = ganthology.list_models()
 
 def _data_for(cls) -> str:
     # The embedded datasets keep these tests offline and fast: labelled digits or paired edges.
-    return "edges2digits" if cls.task == "translation" else "digits"
+    return "edges2digits" if cls.translate is not None else "digits"
 
 
 def _build(name: str, seed: int = 0):
@@ -32,8 +32,8 @@ def _build(name: str, seed: int = 0):
 
 
 def _sample(model, loader):
-    if model.task == "translation":
-        return model.sample(A=loader.fixed_batch(4)["A"])
+    if model.translate is not None:
+        return model.translate(loader.fixed_batch(4)["A"])
     return model.sample(4)
 
 
@@ -46,7 +46,7 @@ def test_model_is_documented(name):
     cls = ganthology.get_model(name)
     assert issubclass(cls, GANModel) and cls.name == name
     assert "arXiv:" in cls.paper and cls.year > 2000
-    assert cls.task in ("unconditional", "conditional", "translation")
+    assert cls.kind() in ("unconditional", "conditional", "translation")
     doc = __import__(cls.__module__, fromlist=["_"]).__doc__
     assert doc and "arXiv:" in doc, "a model file starts with the paper's title, authors, year, arXiv id"
     assert dataclasses.is_dataclass(cls.Config) and "batch_size" in {f.name for f in dataclasses.fields(cls.Config)}

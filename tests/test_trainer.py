@@ -22,7 +22,7 @@ FAST = dict(log_every=1, sample_every=1000, progress=False, channels_last=False)
 
 def _train(name, out, steps, resume=None, **kw):
     cls = ganthology.get_model(name)
-    dataset = "edges2digits" if cls.task == "translation" else "digits"
+    dataset = "edges2digits" if cls.translate is not None else "digits"
     return ganthology.train_model(name, resume=resume, out=str(out), steps=steps, dataset=dataset,
                             **{**FAST, **tiny(name), **kw})
 

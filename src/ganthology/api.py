@@ -214,7 +214,7 @@ def evaluate(path: str | Path, metrics: str | None = None, evaluator: str | None
                                       "or clustering); score its samples with the other metrics.")
             ev = None
         else:
-            if model.task == "translation" or model.data.is_vector:
+            if model.translate is not None or model.data.is_vector:
                 ev = None  # scored without an evaluator: psnr/ssim/l1, or mode coverage
             else:
                 ev = ev or load_evaluator(default_evaluator(model.data.name), inception_weights)

@@ -23,7 +23,7 @@ def model_table(markdown: bool = False) -> str:
     rows = []
     for name in list_models():
         m = get_model(name)
-        rows.append((name, m.paper.split(". ")[0], str(m.year), m.task, m.default_dataset))
+        rows.append((name, m.paper.split(". ")[0], str(m.year), m.kind(), m.default_dataset))
     head = ("model", "paper", "year", "task", "default dataset")
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -172,16 +172,16 @@ def sample_cmd(path, n, out, nrow, individual, labels, input_path, resize, seed,
     n = n or 64
     cond = {}
     names: list[str] = []
-    if model.task == "translation":
+    if model.translate is not None:
         if input_path is None:
             raise GanthologyError(f"{model.name} translates images: give --input IMAGE_OR_FOLDER.")
         A, names = _read_inputs(input_path, model, resize)
-        images = model.sample(A=A)
+        images = model.translate(A)
         nrow = nrow or 8  # four input | output pairs per row
         grid = torch.stack([match_channels(A, images), images], 1).flatten(0, 1)  # input | output
     else:
         if labels is not None:
-            if model.task != "conditional":
+            if "y" not in model.conditions:
                 raise GanthologyError(f"{model.name} is unconditional; drop --labels.")
             try:
                 ys = [int(v) for v in labels.split(",")]
@@ -190,7 +190,7 @@ def sample_cmd(path, n, out, nrow, individual, labels, input_path, resize, seed,
             cond["y"] = torch.tensor([ys[i % len(ys)] for i in range(n)])
         images = model.sample(n, **cond)
         if nrow is None:
-            nrow = model.data.num_classes if (model.task == "conditional" and labels is None) else 8
+            nrow = model.data.num_classes if ("y" in model.conditions and labels is None) else 8
         grid = images
     grid_path = save_grid(grid, out or default_out, nrow=nrow)
     click.echo(f"wrote {grid_path}")

@@ -36,16 +36,17 @@ from .seeding import seeded
 
 # --- helpers ---------------------------------------------------------------------------------------
 def check_latent(model) -> None:
-    """Refuse, in one sentence, a model without a latent space (translation models)."""
-    if model.task == "translation":
-        raise GanthologyError(f"{model.name} maps input images to images and has no latent space to explore.")
+    """Refuse, in one sentence, a model without a latent space of images (translation models, the
+    2-D toys)."""
     if model.data.is_vector:
         raise GanthologyError(f"{model.name} was trained on 2-D points; the latent tools draw images.")
+    if not model.has_latent_space:
+        raise GanthologyError(f"{model.name} maps input images to images and has no latent space to explore.")
 
 
 def _labels(model, n: int, labels: torch.Tensor | None) -> dict:
     """The `y` a conditional model needs (one label per code), nothing for other models."""
-    if model.task != "conditional":
+    if "y" not in model.conditions:
         if labels is not None:
             raise GanthologyError(f"{model.name} is unconditional; drop --labels.")
         return {}
@@ -216,7 +217,7 @@ def arithmetic(model, za: torch.Tensor, zb: torch.Tensor, zc: torch.Tensor, neig
     `neighbours` codes near it (the result plus `scale` x prior noise, as DCGAN's figure 7 shows
     that the result is a region, not a point). Returns (images, the result code)."""
     check_latent(model)
-    if model.task == "conditional":
+    if "y" in model.conditions:
         raise GanthologyError(f"{model.name} is conditioned on labels; arithmetic works on unconditional codes.")
     a, b, c = za.mean(0, keepdim=True), zb.mean(0, keepdim=True), zc.mean(0, keepdim=True)
     result = a - b + c

@@ -128,7 +128,7 @@ def generate(model, n: int, seed: int = 0, batch_size: int = 500) -> tuple[torch
     """n samples of a model (CPU, [-1, 1]) and, for a conditional model, the labels asked for
     (each class in turn)."""
     with seeded(seed, model.device):
-        requested = torch.arange(n) % model.data.num_classes if model.task == "conditional" else None
+        requested = torch.arange(n) % model.data.num_classes if "y" in model.conditions else None
         chunks = []
         for i in range(0, n, batch_size):
             m = min(batch_size, n - i)
@@ -147,7 +147,7 @@ def evaluate_translation(model, data_root: str | None = None, metrics=METRICS, b
     test = build_dataset(model.data.name, data_root, model.data.image_size, train=False,
                          direction=train.get("direction", "AtoB"))
     batch = InMemoryLoader(test, 1).fixed_batch(len(test))
-    preds = torch.cat([model.sample(len(a), A=a.to(model.device)).float().cpu()
+    preds = torch.cat([model.translate(a.to(model.device)).float().cpu()
                        for a in batch["A"].split(batch_size)])
     target = batch["B"].float()
     psnr, ssim = psnr_ssim(preds, target)
@@ -164,7 +164,7 @@ def evaluate_model(model, ev: Evaluator | None, n: int = 10_000, data_root: str 
 
         out = score_toy_model(model, n=n, seed=seed)
         return {k: out[k] for k in ("modes", "num_modes", "high_quality", "kl_modes")}
-    if model.task == "translation":
+    if model.translate is not None:
         return evaluate_translation(model, data_root, metrics)
     if model.data.channels != ev.spec.channels and ev.spec.kind != "inception":
         raise GanthologyError(f"{model.name} makes {model.data.channels}-channel images; {ev.name} scores "
@@ -202,7 +202,7 @@ class EvalCriterion:
             if key not in ("modes", "high_quality", "kl_modes"):
                 raise GanthologyError(f"--eval-metric {key} does not apply to 2-D toys; use modes, high_quality or kl_modes.")
             self.family, self.ev = key, None
-        elif model.task == "translation":
+        elif model.translate is not None:
             key = key or "psnr"
             if key not in ("psnr", "ssim", "l1"):
                 raise GanthologyError(f"--eval-metric {key} does not apply to {model.name}; use psnr, ssim or l1.")

@@ -77,7 +77,7 @@ class Discriminator(DCGANDiscriminator):
 class ACGAN(GANModel):
     paper = "Conditional Image Synthesis with Auxiliary Classifier GANs. Odena, Olah, Shlens, 2017. arXiv:1610.09585"
     year = 2017
-    task = "conditional"
+    conditions = ("y",)
     default_dataset = "mnist"
     Config = ACGANConfig
     vector_data = False  # convolutional networks: images only

@@ -50,9 +50,11 @@ class GANModel(nn.Module):
     name: ClassVar[str] = ""  # set by @register_model
     paper: ClassVar[str] = ""  # "Title. Authors, year. arXiv:id"
     year: ClassVar[int] = 0
-    task: ClassVar[str] = "unconditional"  # unconditional | conditional | translation
     default_dataset: ClassVar[str] = "mnist"
     Config: ClassVar[type] = object
+    #: the keyword conditions that sample() and generate() take: ("y",) for class-conditional
+    #: models. The CLI, the evaluation and the latent tools offer labels from this, not from a name.
+    conditions: ClassVar[tuple[str, ...]] = ()
     #: the networks `sample()` needs; they are what the safetensors export holds
     sampling_modules: ClassVar[tuple[str, ...]] = ("G",)
     #: the networks that are convolutional and benefit from channels_last
@@ -140,6 +142,24 @@ class GANModel(nn.Module):
     #: models with an encoder (AAE, VAE-GAN, BiGAN, ...) define `encode(x) -> z`
     encode = None
 
+    #: image-to-image models (pix2pix, ...) define `translate(x) -> images`: a user's images in
+    #: [-1, 1] in, their translations out. `ganthology sample --input`, the evaluation on held-out
+    #: pairs and the preview follow from it.
+    translate = None
+
+    @classmethod
+    def kind(cls) -> str:
+        """What the model does, in a word, for `ganthology list`: translation (it has `translate`),
+        conditional (its samples take labels) or unconditional."""
+        if cls.translate is not None:
+            return "translation"
+        return "conditional" if "y" in cls.conditions else "unconditional"
+
+    @property
+    def has_latent_space(self) -> bool:
+        """Whether images come from codes z (noise(), generate()): what the latent tools need."""
+        return self.translate is None and getattr(self.cfg, "z_dim", None) is not None and not self.data.is_vector
+
     # --- data the model keeps, and its own claim on held-out data -------------------------------
     def bind_data(self, dataset) -> None:
         """Called by the trainer once, before the first step, with the training set (an
@@ -164,7 +184,7 @@ class GANModel(nn.Module):
         show input | output | target. Called under a fixed RNG seed, so the noise is the same
         every time."""
         n = batch_size_of(batch)
-        if self.task == "conditional":  # one class per column
+        if "y" in self.conditions:  # one class per column
             return self.sample(n), self.data.num_classes
         return self.sample(n), 8
 

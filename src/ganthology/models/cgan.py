@@ -76,7 +76,7 @@ class Discriminator(nn.Module):
 class CGAN(GANModel):
     paper = "Conditional Generative Adversarial Nets. Mirza & Osindero, 2014. arXiv:1411.1784"
     year = 2014
-    task = "conditional"
+    conditions = ("y",)
     default_dataset = "mnist"
     Config = CGANConfig
     conv = False

@@ -39,7 +39,6 @@ class Pix2PixConfig:
 class Pix2Pix(GANModel):
     paper = "Image-to-Image Translation with Conditional Adversarial Networks. Isola et al., 2017. arXiv:1611.07004"
     year = 2017
-    task = "translation"
     default_dataset = "edges2digits"
     Config = Pix2PixConfig
     vector_data = False  # translates images
@@ -71,13 +70,11 @@ class Pix2Pix(GANModel):
         return {"loss_D": loss_D.detach(), "loss_G": loss_G_gan.detach(), "loss_L1": loss_L1.detach()}
 
     @torch.no_grad()
-    def sample(self, n: int | None = None, A: torch.Tensor | None = None, **cond) -> torch.Tensor:
+    def translate(self, A: torch.Tensor) -> torch.Tensor:
         """Translate input images `A` (N, C_A, H, W) in [-1, 1].
 
         As in the paper (section 3.3) dropout stays on and BatchNorm uses the statistics of the test
         batch; the running statistics are left untouched."""
-        if A is None:
-            raise GanthologyError("pix2pix translates images: give it input images (--input PATH).")
         s, c = self.data.image_size, self.data.in_channels
         if A.dim() != 4 or A.shape[1] != c or A.shape[2:] != (s, s):
             raise GanthologyError(
@@ -97,6 +94,6 @@ class Pix2Pix(GANModel):
         from ..viz import match_channels  # on use: viz imports torchvision, which `list` never needs
 
         A, B = batch["A"][:8], batch["B"][:8]
-        fake = self.sample(A=A)
+        fake = self.translate(A)
         rows = torch.stack([match_channels(A, B), fake, B], dim=1).flatten(0, 1)  # (N, 3, C, H, W) -> (3N, C, H, W)
         return rows, 6  # two examples per row: input | output | target
