@@ -12,6 +12,7 @@ class TrainConfig:
     direction: str = "AtoB"  # for paired folders: which half is the input
     steps: int | None = None  # optimisation steps (batches); default 2000 when neither is set
     epochs: float | None = None  # alternatively, passes over the data
+    lr_decay_from: float | None = None  # from this fraction of the run on, lower every learning rate linearly to 0 (0.5: CycleGAN's schedule); none: the model's own (constant for most)
     out: str | None = None  # run folder; None: runs/MODEL-DATASET
     seed: int = 0  # initial weights, noise and data order all follow from it
     device: str = "auto"  # auto | cpu | cuda

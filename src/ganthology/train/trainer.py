@@ -23,6 +23,7 @@ import yaml
 from ..data import InMemoryLoader, build_dataset
 from ..errors import GanthologyError
 from ..registry import get_model
+from ..models.base import constant_then_linear_decay
 from ..seeding import seeded
 from ..viz import save_grid, save_scatter
 from .checkpoint import atomic_write, export_generator, load_checkpoint, save_checkpoint
@@ -192,6 +193,12 @@ class Trainer:
         loader = InMemoryLoader(data, self.model_cfg.batch_size, cfg.seed, rank, world, fabric.device, channels_last)
         model.total_steps = total = self._total_steps(loader)  # before the schedules are built
         model.setup_optimizers()
+        if cfg.lr_decay_from is not None:  # a schedule that settles, for a model without its own
+            if not 0 <= cfg.lr_decay_from < 1:
+                raise GanthologyError(f"--lr-decay-from {cfg.lr_decay_from} must lie in [0, 1): the fraction "
+                                      "of the run after which the learning rates fall to 0.")
+            model.sched |= {k: constant_then_linear_decay(o, total, cfg.lr_decay_from)
+                            for k, o in model.opt.items() if k not in model.sched}
         model.opt = {k: fabric.setup_optimizers(o) for k, o in model.opt.items()}
         model.engine = FabricEngine(fabric)
         if world > 1:
