@@ -85,7 +85,8 @@ def one_thread():
 #   GANTHOLOGY_LEARNING_LOG=FILE  append each learning test's measurements to FILE as JSON lines
 #   GANTHOLOGY_TEST_SABOTAGE=MODE break learning on purpose; every learning test must then fail:
 #       untrained  no parameter moves (every optimizer step gets a zero loss): the model as built
-#       ascent     every player but D climbs its loss (the generator's loss sign flipped)
+#       ascent     every player but the discriminators climbs its loss (the generator's loss
+#                  sign flipped)
 SEED = int(os.environ.get("GANTHOLOGY_TEST_SEED", "0"))
 SABOTAGE = os.environ.get("GANTHOLOGY_TEST_SABOTAGE", "")
 LEARNING_LOG = os.environ.get("GANTHOLOGY_LEARNING_LOG", "")
@@ -108,7 +109,7 @@ def _sabotage():
     def update(self, name, loss):
         if SABOTAGE == "untrained":
             loss = loss * 0.0  # zero gradients: Adam and RMSprop then move nothing
-        elif name != "D":
+        elif not name.startswith("D"):  # D, D_A, D_B: the adversaries keep learning
             loss = -loss
         original(self, name, loss)
 
