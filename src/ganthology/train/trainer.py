@@ -22,8 +22,8 @@ import yaml
 
 from ..data import InMemoryLoader, build_dataset
 from ..errors import GanthologyError
-from ..registry import get_model
 from ..models.base import constant_then_linear_decay
+from ..registry import get_model
 from ..seeding import seeded
 from ..viz import save_grid, save_scatter
 from .checkpoint import atomic_write, export_generator, load_checkpoint, save_checkpoint
@@ -121,9 +121,6 @@ class Trainer:
                        mininterval=0.2 if sys.stderr.isatty() else 10.0)
         fixed = loader.fixed_batch(SCATTER_POINTS if model.data.is_vector else cfg.n_samples)
         restore_signals = self._install_signal_handlers(world)
-        # Schedules step once per train_step; a player that does not step its optimizer every
-        # train_step (WGAN's G, one step in n_critic) would make torch warn at the first one.
-        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
 
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
@@ -132,8 +129,12 @@ class Trainer:
         while step < total and not self._stop:
             with fabric.autocast():
                 logs = model.train_step(loader.next(), step)
-            for sched in model.sched.values():
-                sched.step()
+            if model.sched:  # once per train_step; a player that steps its optimizer only every
+                # n_critic-th train_step (WGAN's G) would make torch warn at the first one
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
+                    for sched in model.sched.values():
+                        sched.step()
             step += 1
             count += 1
             for k, v in logs.items():  # accumulate on the device: no host sync per step
