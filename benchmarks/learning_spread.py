@@ -7,7 +7,7 @@ so a threshold is set below the worst of several seeds on every code path this m
 
     python benchmarks/learning_spread.py --seeds 0-4 --paths avx512,avx2,default --jobs 2
     python benchmarks/learning_spread.py --sabotage            # every learning test must fail
-    python benchmarks/learning_spread.py --report runs.jsonl   # the table again, from a log
+    python benchmarks/learning_spread.py --report a.jsonl b.jsonl [--markdown]   # the tables again
 
 Each (seed, path) is one `pytest -m learning` process with GANTHOLOGY_TEST_SEED, ATEN_CPU_CAPABILITY
 and ONEDNN_MAX_CPU_ISA set; the tests append their measurements to a JSON-lines log through the
@@ -56,22 +56,34 @@ def run_pytest(env_extra: dict, log: Path, threads: int, select: list[str]) -> t
     return r.returncode, r.stdout + r.stderr
 
 
-def table(rows: list[dict]) -> str:
+def met(r: dict) -> bool:
+    v, b = r["value"], r["bound"]
+    return {">": v > b, ">=": v >= b, "<": v < b, "<=": v <= b}[r["op"]]
+
+
+def table(rows: list[dict], markdown: bool = False) -> str:
     """One line per (test, metric): its bound, and min / median / max over the runs, with the worst
     run named and whether every run met the bound."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r["test"].split("::", 1)[1], r["metric"])].append(r)
-    out = [f"{'test':<62} {'metric':<22} {'bound':>9} {'n':>3} {'min':>8} {'median':>8} {'max':>8}  worst run"]
+    if markdown:
+        out = ["| test | measures | runs | min | median | max | worst run | test requires |", "|---|---|---:|---:|---:|---:|---|---|"]
+    else:
+        out = [f"{'test':<62} {'metric':<22} {'bound':>9} {'n':>3} {'min':>8} {'median':>8} {'max':>8}  worst run"]
     for (test, metric), rs in sorted(groups.items()):
         higher = rs[0]["op"] in (">", ">=")
         values = [r["value"] for r in rs]
         worst = min(rs, key=lambda r: r["value"]) if higher else max(rs, key=lambda r: r["value"])
-        ok = all({">": v > b, ">=": v >= b, "<": v < b, "<=": v <= b}[r["op"]]
-                 for r, v, b in ((r, r["value"], r["bound"]) for r in rs))
-        out.append(f"{test[:62]:<62} {metric[:22]:<22} {rs[0]['op']:>2}{rs[0]['bound']:>7.4g} {len(rs):>3} "
-                   f"{min(values):>8.4g} {statistics.median(values):>8.4g} {max(values):>8.4g}  "
-                   f"seed {worst['seed']} {worst['path']}" + ("" if ok else "  FAILS"))
+        ok = all(met(r) for r in rs)
+        if markdown:
+            out.append(f"| `{test}` | {metric} | {len(rs)} | {min(values):.4g} | {statistics.median(values):.4g} | "
+                       f"{max(values):.4g} | seed {worst['seed']}, {worst['path']} | {rs[0]['op']} {rs[0]['bound']:.4g}"
+                       + ("" if ok else " **(fails)**") + " |")
+        else:
+            out.append(f"{test[:62]:<62} {metric[:22]:<22} {rs[0]['op']:>2}{rs[0]['bound']:>7.4g} {len(rs):>3} "
+                       f"{min(values):>8.4g} {statistics.median(values):>8.4g} {max(values):>8.4g}  "
+                       f"seed {worst['seed']} {worst['path']}" + ("" if ok else "  FAILS"))
     return "\n".join(out)
 
 
@@ -83,13 +95,16 @@ def main() -> int:
     ap.add_argument("--log", type=Path, help="JSON-lines log to append to (default: a temporary file)")
     ap.add_argument("--sabotage", action="store_true",
                     help="run seed 0 on the native path once per sabotage mode; every learning test must fail")
-    ap.add_argument("--report", type=Path, help="print the table of an existing log and exit")
+    ap.add_argument("--report", type=Path, nargs="+", help="print the table of existing logs and exit")
+    ap.add_argument("--markdown", action="store_true", help="print the table as markdown (docs/results.md)")
     ap.add_argument("select", nargs="*", help="test files or node ids (default: every learning test)")
     a = ap.parse_args()
 
     if a.report:
-        rows = [json.loads(line) for line in a.report.read_text().splitlines() if line.strip()]
-        print(table([r for r in rows if not r.get("sabotage")]))
+        rows = [json.loads(line) for f in a.report for line in f.read_text().splitlines() if line.strip()]
+        print(table([r for r in rows if not r.get("sabotage")], a.markdown))
+        if any(r.get("sabotage") for r in rows):
+            print(sabotage_table(rows))
         return 0
 
     log = a.log or Path(tempfile.mkstemp(suffix=".jsonl", prefix="learning_")[1])
@@ -119,22 +134,24 @@ def main() -> int:
         print(table([r for r in rows if not r.get("sabotage")]))
         return 0 if all(rc == 0 for _, rc, _ in results) else 1
 
-    # every learning test must fail under each sabotage that it is meant to catch; print which did
-    names = sorted({r["test"] for r in rows})
-    print(f"\n{'test':<100} " + " ".join(f"{m:>10}" for m in ("untrained", "ascent")))
-    caught_all = True
-    for name in names:
-        verdicts = []
-        for mode in ("untrained", "ascent"):
-            rs = [r for r in rows if r["test"] == name and r["sabotage"] == mode]
-            ok = all({">": r["value"] > r["bound"], ">=": r["value"] >= r["bound"], "<": r["value"] < r["bound"],
-                      "<=": r["value"] <= r["bound"]}[r["op"]] for r in rs)
-            verdicts.append("passes" if ok else "fails")
-        caught_all &= "fails" in verdicts[:1]
-        print(f"{name[:100]:<100} " + " ".join(f"{v:>10}" for v in verdicts))
+    print(sabotage_table(rows))
+    caught_all = all(not all(met(r) for r in rows if r["test"] == name and r["sabotage"] == "untrained")
+                     for name in {r["test"] for r in rows})
     print("\nevery learning test fails for an untrained model" if caught_all else
           "\nSOME LEARNING TEST PASSES FOR AN UNTRAINED MODEL")
     return 0 if caught_all else 1
+
+
+def sabotage_table(rows: list[dict]) -> str:
+    """Per learning test, whether it failed (as it must) under each sabotage, and on which numbers."""
+    out = [f"\n{'test':<90} {'untrained':>10} {'ascent':>10}"]
+    for name in sorted({r["test"] for r in rows if r.get("sabotage")}):
+        verdicts = []
+        for mode in ("untrained", "ascent"):
+            rs = [r for r in rows if r["test"] == name and r.get("sabotage") == mode]
+            verdicts.append("-" if not rs else "passes" if all(met(r) for r in rs) else "fails")
+        out.append(f"{name.split('::', 1)[1][:90]:<90} {verdicts[0]:>10} {verdicts[1]:>10}")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
