@@ -12,10 +12,11 @@ logging, sample grids and checkpoints. The contract, in the order a model file i
                                 `total_steps` tells the model how long the run is
     train_step(batch, step)     the update rule; calls self.update(name, loss) once per optimizer
                                 step it takes and returns a dict of scalar tensors to log
-    sample(n, **cond)           images in [-1, 1]; labels `y` for conditional models,
-                                an input image batch `A` for translation models; models that map
-                                noise to images define noise(n) and generate(z, **cond) instead,
-                                and models with an encoder define encode(x) -> z
+    sample(n, **cond)           images in [-1, 1]; labels `y` for models whose `conditions`
+                                name it; models that map noise to images define noise(n) and
+                                generate(z, **cond) instead, and models with an encoder define
+                                encode(x) -> z
+    translate(x)                image-to-image models only: the translations of images x
 
 State that is not a parameter (BEGAN's k_t, a running average) is registered as a buffer so that it
 travels in `state_dict()` and therefore in every checkpoint.
