@@ -5,6 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
+import ganthology
+
 from .conftest import needs_mnist, run_cli
 
 TINY_DCGAN = ["--ngf", "8", "--ndf", "8", "--batch-size", "16", "--no-progress"]
@@ -97,6 +99,40 @@ def test_wrong_size_input_image_for_pix2pix(pix2pix_run, tmp_path):
     assert_one_line_error(run_cli("sample", str(pix2pix_run), "--input", str(img)), "100x80", "32x32", "--resize")
     r = run_cli("sample", str(pix2pix_run), "--input", str(img), "--resize", "--out", str(tmp_path / "ok.png"))
     assert r.returncode == 0, r.stderr
+
+
+def test_translate_writes_one_png_per_input_and_nothing_on_bad_input(pix2pix_run, tmp_path):
+    """`ganthology translate`: inputs keep their names and sub-folders; an input that is not an
+    image, or a model that does not translate, gets one sentence and leaves --out untouched."""
+    inputs = tmp_path / "edges"
+    (inputs / "more").mkdir(parents=True)
+    for name in ("a.png", "b.jpg", "more/c.png"):
+        Image.fromarray((torch.rand(32, 32) * 255).byte().numpy(), mode="L").save(inputs / name)
+    out = tmp_path / "out"
+    r = run_cli("translate", str(pix2pix_run), "--input", str(inputs), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert written == ["a.png", "b.png", "more/c.png"]
+    assert Image.open(out / "more" / "c.png").size == (32, 32)
+    # the same through the Python API, on one file
+    assert ganthology.translate(pix2pix_run, inputs / "a.png", tmp_path / "api") == [tmp_path / "api" / "a.png"]
+
+    (inputs / "notes.png").write_text("not an image")
+    fresh = tmp_path / "fresh"
+    assert_one_line_error(run_cli("translate", str(pix2pix_run), "--input", str(inputs), "--out", str(fresh)),
+                          "notes.png", "as an image")
+    assert not fresh.exists(), "nothing is written when an input is bad"
+
+
+def test_translate_refuses_a_model_that_does_not_translate(tmp_path):
+    out = tmp_path / "dcgan"
+    r = run_cli("train", "dcgan", "--dataset", "digits", "--steps", "1", "--out", str(out), "--no-progress",
+                "--ngf", "8", "--ndf", "8")
+    assert r.returncode == 0, r.stderr
+    img = tmp_path / "x.png"
+    Image.new("L", (16, 16)).save(img)
+    assert_one_line_error(run_cli("translate", str(out), "--input", str(img), "--out", str(tmp_path / "t")),
+                          "does not translate", "ganthology sample")
 
 
 def test_unknown_model():

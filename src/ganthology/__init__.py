@@ -4,7 +4,7 @@
     ganthology train dcgan --dataset digits --steps 1500
     ganthology sample runs/dcgan-digits
 """
-from .api import build_model, evaluate, load, make_config, train_model
+from .api import build_model, evaluate, load, make_config, train_model, translate
 from .errors import GanthologyError
 from .registry import get_model, list_datasets, list_models, register_model
 
@@ -20,4 +20,5 @@ __all__ = [
     "make_config",
     "register_model",
     "train_model",
+    "translate",
 ]

@@ -230,6 +230,60 @@ def evaluate(path: str | Path, metrics: str | None = None, evaluator: str | None
     return record | results
 
 
+def read_model_inputs(model: GANModel, path: str | Path, resize: bool = False) -> tuple[torch.Tensor, list[Path]]:
+    """A user's images for an image-to-image model, as a batch in [-1, 1] on the model's device,
+    and their files: one image, or every image under a folder. Converted to the model's input
+    channels; an image of another size is refused in one sentence unless `resize`."""
+    from .data.core import resize_uint8, to_model_range
+    from .data.folders import list_images, read_image
+
+    p = Path(path)
+    if not p.exists():
+        raise GanthologyError(f"input {p} does not exist; give an image file or a folder of images.")
+    paths = list_images(p) if p.is_dir() else [p]
+    if not paths:
+        raise GanthologyError(f"no images found in {p}.")
+    c, s = model.data.in_channels, model.data.image_size
+    mode = "L" if c == 1 else "RGB"
+    imgs = []
+    for f in paths:
+        img = read_image(f, mode)
+        if img.shape[-2:] != (s, s):
+            if not resize:
+                raise GanthologyError(f"{f} is {img.shape[-1]}x{img.shape[-2]} but {model.name} was trained on "
+                                      f"{s}x{s} images; resize it or pass --resize.")
+            img = resize_uint8(img.unsqueeze(0), s)[0]
+        imgs.append(img)
+    return to_model_range(torch.stack(imgs)).to(model.device), paths
+
+
+def translate(path: str | Path, inputs: str | Path, out: str | Path, resize: bool = False,
+              device: str = "cpu", batch_size: int = 64) -> list[Path]:
+    """Translate a user's images (`inputs`: a file or a folder) with the image-to-image model at
+    `path` (run folder, checkpoint or export) and write one PNG per input into the folder `out`,
+    under the input's name (and sub-folder). Every input is read and translated before anything is
+    written, and each file is written atomically, so a bad input leaves `out` untouched."""
+    from .data.core import to_uint8
+    from .train.checkpoint import atomic_write
+    from .viz.grid import _write_png
+
+    model = load(path, device=device)
+    if model.translate is None:
+        raise GanthologyError(f"{path} holds a {model.name} model, which makes images from noise and does not "
+                              f"translate; use 'ganthology sample {path}'.")
+    x, files = read_model_inputs(model, inputs, resize)
+    root = Path(inputs) if Path(inputs).is_dir() else Path(inputs).parent
+    with torch.no_grad():
+        y = torch.cat([model.translate(xb) for xb in x.split(batch_size)]).cpu()
+    targets = [Path(out) / f.relative_to(root).with_suffix(".png") for f in files]
+    if len(set(targets)) < len(targets):
+        raise GanthologyError(f"two inputs under {inputs} share a name apart from their suffix; rename one.")
+    for img, target in zip(to_uint8(y), targets):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, lambda tmp, img=img: _write_png(img, tmp))
+    return targets
+
+
 #: the keys of an `evaluate()` record that say what was scored and how; the rest are the numbers
 EVAL_META = ("source", "model", "images", "n", "seed", "evaluator", "evaluator_test_accuracy", "reference",
              "scored_by")

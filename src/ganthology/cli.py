@@ -151,7 +151,7 @@ def sample_cmd(path, n, out, nrow, individual, labels, input_path, resize, seed,
     """Sample from a trained model: a run folder, a checkpoint or a generator export."""
     import torch
 
-    from .api import load
+    from .api import load, read_model_inputs
     from .viz import match_channels, save_grid, save_images
 
     if n is not None and n < 1:
@@ -175,7 +175,8 @@ def sample_cmd(path, n, out, nrow, individual, labels, input_path, resize, seed,
     if model.translate is not None:
         if input_path is None:
             raise GanthologyError(f"{model.name} translates images: give --input IMAGE_OR_FOLDER.")
-        A, names = _read_inputs(input_path, model, resize)
+        A, paths = read_model_inputs(model, input_path, resize)
+        names = [p.name for p in paths]
         images = model.translate(A)
         nrow = nrow or 8  # four input | output pairs per row
         grid = torch.stack([match_channels(A, images), images], 1).flatten(0, 1)  # input | output
@@ -223,32 +224,24 @@ def _sample_points(model, n: int, out: Path, individual: str | None) -> None:
         click.echo(f"wrote {n} points to {folder / 'points.csv'}")
 
 
-def _read_inputs(input_path: str, model, resize: bool):
+@cli.command("translate")
+@click.argument("path")
+@click.option("--input", "input_path", required=True, type=click.Path(),
+              help="An image, or a folder of images (sub-folders kept).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the translations (PNG).")
+@click.option("--resize", is_flag=True, help="Resize inputs to the size the model was trained on.")
+@click.option("--device", type=str, default="cpu", show_default=True, help="cpu or cuda")
+def translate_cmd(path, input_path, out, resize, device):
+    """Translate your images with an image-to-image model (a run folder, checkpoint or export):
+    one PNG per input, under its name, in --out."""
     import torch
 
-    from .data.core import resize_uint8, to_model_range
-    from .data.folders import list_images, read_image
+    from .api import translate
 
-    p = Path(input_path)
-    if not p.exists():
-        raise GanthologyError(f"input {p} does not exist; give an image file or a folder of images.")
-    paths = list_images(p) if p.is_dir() else [p]
-    if not paths:
-        raise GanthologyError(f"no images found in {p}.")
-    c, s = model.data.in_channels, model.data.image_size
-    mode = "L" if c == 1 else "RGB"
-    imgs = []
-    for path in paths:
-        img = read_image(path, mode)
-        if img.shape[-2:] != (s, s):
-            if not resize:
-                raise GanthologyError(
-                    f"{path} is {img.shape[-1]}x{img.shape[-2]} but {model.name} was trained on {s}x{s} "
-                    "images; resize it or pass --resize."
-                )
-            img = resize_uint8(img.unsqueeze(0), s)[0]
-        imgs.append(img)
-    return to_model_range(torch.stack(imgs)).to(model.device), [x.name for x in paths]
+    if device == "cuda" and not torch.cuda.is_available():
+        raise GanthologyError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu.")
+    written = translate(path, input_path, out, resize=resize, device=device)
+    click.echo(f"wrote {len(written)} translation(s) to {out}")
 
 
 # --- info -------------------------------------------------------------------------------------

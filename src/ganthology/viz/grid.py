@@ -28,7 +28,7 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, scale: int 
 def _write_png(img: torch.Tensor, path: Path) -> None:
     """uint8 (C, H, W) -> PNG."""
     arr = img.permute(1, 2, 0).numpy()
-    Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr).save(path)
+    Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr).save(path, format="PNG")
 
 
 def match_channels(images: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
