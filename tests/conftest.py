@@ -118,10 +118,11 @@ def _sabotage():
         yield
 
 
-def scores_along_run(name: str, stops, score, out: Path, **settings) -> list[float]:
+def scores_along_run(name: str, stops, score, out: Path, **settings) -> list:
     """Train `name` to each step count in `stops` in turn, each leg resuming the last one exactly
     (so together they are one uninterrupted run; tests/test_trainer.py checks that), and return
-    `score(model)` after each leg: the best of several evaluation points is steadier than one."""
+    `score(model)` after each leg: the best of several evaluation points is steadier than one.
+    Not for a schedule planned over the run's length (lr_decay_from): each leg is a run that ends."""
     import ganthology
 
     scores = []
