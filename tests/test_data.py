@@ -316,3 +316,27 @@ def test_photo_sr_holds_out_whole_photographs_and_pairs_each_crop_with_its_x4_co
     assert levels_test == held_levels and len(levels_train) == 8 and not levels_train & held_levels
     with pytest.raises(GanthologyError, match="multiple of 4"):
         build_dataset("photo_sr", image_size=30)
+
+
+def test_digit_attrs_are_exact_known_transformations_of_real_digits():
+    """Each attribute is a known transformation, so every translation has an exact ground truth:
+    apply_digit_attributes(base, target) for any target vector."""
+    from ganthology.data.embedded import DIGIT_ATTRIBUTES, apply_digit_attributes
+
+    train, test = build_dataset("digit_attrs"), build_dataset("digit_attrs", train=False)
+    assert train.tensors["x"].shape == (2 * 1497, 3, 32, 32) and test.tensors["x"].shape == (300, 3, 32, 32)
+    info = test.info()
+    assert info.attributes == DIGIT_ATTRIBUTES == ["thick", "red", "inverted"]
+    assert info.parts["attr"].role == "attributes" and info.parts["base"].role == "source" and "base" not in train.tensors
+    base, attr = test.tensors["base"], test.tensors["attr"]
+    assert torch.equal(apply_digit_attributes(base, attr), test.tensors["x"])
+    assert 0.35 < float(attr.mean()) < 0.65 and len({tuple(a) for a in attr.tolist()}) == 8, "all 8 combinations"
+    # what each attribute does, on one digit: thick adds stroke pixels, red drops green on the
+    # stroke, inverted turns the background white
+    b = base[:1]
+    plain, thick, red, inv = (apply_digit_attributes(b, torch.tensor([a])) for a in
+                              ([0.0, 0, 0], [1.0, 0, 0], [0.0, 1, 0], [0.0, 0, 1]))
+    assert (thick > 0).sum() > (plain > 0).sum()
+    stroke = plain[0, 0] > 128
+    assert (red[0, 0][stroke].float().mean() > 128) and (red[0, 1][stroke].float().mean() < 40)
+    assert torch.equal(inv, 255 - plain) and plain[0, :, 0, 0].tolist() == [0, 0, 0]

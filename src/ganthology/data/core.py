@@ -34,7 +34,7 @@ def downloads_allowed() -> bool:
 
 #: the role each conventional batch key plays (data/info.py); a dataset may override a key's role
 KEY_ROLES = {"x": "image", "y": "label", "A": "input", "B": "target", "lr": "low-resolution input",
-             "mask": "mask", "attr": "attributes"}
+             "mask": "mask", "attr": "attributes", "base": "source"}
 
 
 @dataclass
@@ -53,6 +53,7 @@ class InMemoryDataset:
     classes: list[str] = field(default_factory=list)
     groups: list[tuple[str, ...]] | None = None
     roles: dict[str, str] = field(default_factory=dict)  # key -> role, where it is not KEY_ROLES'
+    attributes: list[str] = field(default_factory=list)  # names of the columns of `attr`
 
     def __post_init__(self):
         if self.groups is None:
@@ -108,6 +109,7 @@ class InMemoryDataset:
             num_classes=self.num_classes,
             paired=self.paired,
             in_channels=self.tensors["A"].shape[1] if "A" in self.tensors else img.shape[1],
+            attributes=list(self.attributes),
             parts=parts,
         )
 

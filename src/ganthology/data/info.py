@@ -24,6 +24,7 @@ ROLES = {
     "low-resolution input": "a downscaled copy of the aligned image (lr)",
     "mask": "where an image is missing, 1 inside the hole (mask)",
     "attributes": "a 0/1 vector of named attributes per item (attr)",
+    "source": "the untransformed image an item was made from: the ground truth for any target (base)",
 }
 
 
@@ -51,6 +52,7 @@ class DataInfo:
     paired: bool = False  # batches carry aligned `A` (input) and `B` (target) instead of `x`
     in_channels: int = 0  # channels of `A` in a paired dataset
     dim: int = 0  # > 0 for vector data (the 2-D toys ring8, grid25): samples are (dim,), not images
+    attributes: list[str] = field(default_factory=list)  # names of the entries of `attr`, in order
     parts: dict[str, Part] = field(default_factory=dict)  # key -> Part; derived from the above if empty
 
     def __post_init__(self):
