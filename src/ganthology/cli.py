@@ -464,7 +464,9 @@ def _codes(model, spec, what, n, seed, method, resize, steps, labels=None):
     if spec is None:
         raise GanthologyError(f"give {what}: sample indices such as 3,17,40 or an image file / folder.")
     if Path(spec).exists():
-        x, _ = _read_inputs(spec, model, resize)
+        from .api import read_model_inputs
+
+        x, _ = read_model_inputs(model, spec, resize)
         z, report = invert(model, x, method=method, steps=steps, seed=seed, labels=labels)
         click.echo(f"{what}: {len(x)} images inverted ({method}), reconstruction PSNR {report['psnr']:.1f} dB")
         return z
@@ -525,7 +527,9 @@ def latent_invert(path, out, seed, device, input_path, labels, save_codes, metho
     from .viz import save_grid
 
     model, png = _latent_setup(path, device, out, "inversion.png")
-    x, _ = _read_inputs(input_path, model, resize)
+    from .api import read_model_inputs
+
+    x, _ = read_model_inputs(model, input_path, resize)
     y = _parse_labels(labels)
     z, report = invert(model, x, method=method, steps=opt_steps, seed=seed, labels=y)
     images, nrow = reconstruct(model, x, z, labels=y)
@@ -559,7 +563,9 @@ def latent_edit(path, out, seed, device, input_path, with_path, without_path, st
     model, png = _latent_setup(path, device, out, "edit.png")
     z_with = _codes(model, with_path, "--with", 64, seed, method, resize, opt_steps)
     z_without = _codes(model, without_path, "--without", 64, seed, method, resize, opt_steps)
-    x, _ = _read_inputs(input_path, model, resize)
+    from .api import read_model_inputs
+
+    x, _ = read_model_inputs(model, input_path, resize)
     z, report = invert(model, x, method=method, steps=opt_steps, seed=seed)
     click.echo(f"--input: {len(x)} images inverted ({method}), reconstruction PSNR {report['psnr']:.1f} dB")
     images, nrow = edit(model, x, z, attribute_direction(z_with, z_without), ss)
