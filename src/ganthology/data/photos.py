@@ -38,14 +38,11 @@ MNISTM_VERSION = 1  # bump when the construction changes, so stale caches are re
 
 def photographs() -> list[torch.Tensor]:
     """The packaged colour photographs as uint8 (3, H, W) tensors, in a fixed order."""
-    try:
-        import skimage
-    except ImportError:
-        raise GanthologyError("the photograph datasets need scikit-image; install it with "
-                              "'pip install scikit-image'.") from None
     from pathlib import Path
 
+    import skimage
     from sklearn.datasets import load_sample_images
+
     from .folders import read_image
 
     folder = Path(skimage.__file__).parent / "data"
