@@ -459,13 +459,12 @@ def latent_traverse(path, out, seed, device, code, rows, steps, span):
 def _codes(model, spec, what, n, seed, method, resize, steps, labels=None):
     """Codes of a concept: sample indices of `ganthology sample --n N --seed S` ("3,17,40"), or
     images (a file or folder) found by inversion."""
+    from .api import read_model_inputs
     from .latent import invert, pool_codes
 
     if spec is None:
         raise GanthologyError(f"give {what}: sample indices such as 3,17,40 or an image file / folder.")
     if Path(spec).exists():
-        from .api import read_model_inputs
-
         x, _ = read_model_inputs(model, spec, resize)
         z, report = invert(model, x, method=method, steps=steps, seed=seed, labels=labels)
         click.echo(f"{what}: {len(x)} images inverted ({method}), reconstruction PSNR {report['psnr']:.1f} dB")
@@ -523,12 +522,11 @@ def latent_invert(path, out, seed, device, input_path, labels, save_codes, metho
     reconstruction error."""
     import torch
 
+    from .api import read_model_inputs
     from .latent import invert, reconstruct
     from .viz import save_grid
 
     model, png = _latent_setup(path, device, out, "inversion.png")
-    from .api import read_model_inputs
-
     x, _ = read_model_inputs(model, input_path, resize)
     y = _parse_labels(labels)
     z, report = invert(model, x, method=method, steps=opt_steps, seed=seed, labels=y)
@@ -553,6 +551,7 @@ def latent_invert(path, out, seed, device, input_path, labels, save_codes, metho
 def latent_edit(path, out, seed, device, input_path, with_path, without_path, strengths, method, opt_steps, resize):
     """Move images along an attribute direction: mean code of --with images minus mean code of
     --without images, all found by inversion."""
+    from .api import read_model_inputs
     from .latent import attribute_direction, edit, invert
     from .viz import save_grid
 
@@ -563,8 +562,6 @@ def latent_edit(path, out, seed, device, input_path, with_path, without_path, st
     model, png = _latent_setup(path, device, out, "edit.png")
     z_with = _codes(model, with_path, "--with", 64, seed, method, resize, opt_steps)
     z_without = _codes(model, without_path, "--without", 64, seed, method, resize, opt_steps)
-    from .api import read_model_inputs
-
     x, _ = read_model_inputs(model, input_path, resize)
     z, report = invert(model, x, method=method, steps=opt_steps, seed=seed)
     click.echo(f"--input: {len(x)} images inverted ({method}), reconstruction PSNR {report['psnr']:.1f} dB")

@@ -11,4 +11,5 @@ from . import embedded, photos, torchvision_sets, toys  # noqa: F401  (registers
 from .core import InMemoryDataset, InMemoryLoader, build_dataset, cache_dir, default_data_root
 from .info import ROLES, DataInfo, Part
 
-__all__ = ["ROLES", "DataInfo", "InMemoryDataset", "InMemoryLoader", "Part", "build_dataset", "default_data_root"]
+__all__ = ["ROLES", "DataInfo", "InMemoryDataset", "InMemoryLoader", "Part", "build_dataset", "cache_dir",
+           "default_data_root"]
