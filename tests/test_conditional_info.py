@@ -159,10 +159,10 @@ def test_infogan_code_mi_is_the_mutual_information_of_q_on_real_images(monkeypat
     x = torch.zeros(1000, 1, 8, 8)
     confident = F.one_hot(torch.arange(1000) % 10, 10).float() * 50
     monkeypatch.setattr(model, "predict_codes", lambda xb: (confident[: len(xb)], None))
-    assert model.held_out_metrics(x, None)["code_mi"] == pytest.approx(torch.log(torch.tensor(10.0)).item(), abs=1e-4)
+    assert model.held_out_metrics({"x": x})["code_mi"] == pytest.approx(torch.log(torch.tensor(10.0)).item(), abs=1e-4)
     same = torch.randn(10)
     monkeypatch.setattr(model, "predict_codes", lambda xb: (same.expand(len(xb), 10), None))
-    assert model.held_out_metrics(x, None)["code_mi"] == pytest.approx(0.0, abs=1e-5)
+    assert model.held_out_metrics({"x": x})["code_mi"] == pytest.approx(0.0, abs=1e-5)
 
 
 # --- learning ---------------------------------------------------------------------------------------

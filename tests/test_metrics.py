@@ -274,7 +274,7 @@ def test_eval_of_a_translation_model_and_of_a_toy_model(tmp_path):
     assert r.returncode == 0, r.stderr
     r = run_cli("eval", str(tmp_path / "p2p"))
     assert r.returncode == 0, r.stderr
-    rec = json.loads((tmp_path / "p2p" / "eval_paired.json").read_text())
+    rec = json.loads((tmp_path / "p2p" / "eval_heldout.json").read_text())
     assert rec["n"] == 300 and {"psnr", "ssim", "l1"} <= set(rec) and 0 < rec["ssim"] < 1
     r = run_cli("train", "gan", "--dataset", "ring8", "--steps", "2", "--out", str(tmp_path / "toy"),
                 "--no-progress")

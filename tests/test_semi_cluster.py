@@ -95,7 +95,7 @@ def test_sgan_beats_the_same_classifier_trained_on_its_few_labels_alone(expect):
                                batch_size=64, supervised_only=mode)
         for step in range(800):
             model.train_step(loader.next(), step)
-        acc[mode] = model.eval().held_out_metrics(x_test, y_test)["test_accuracy"]
+        acc[mode] = model.eval().held_out_metrics({"x": x_test, "y": y_test})["test_accuracy"]
     print(f"\nsgan, 20 labels, 800 steps: held-out accuracy {acc[False]:.3f}, labels alone {acc[True]:.3f}")
     # worst over seeds and CPU code paths: accuracy 0.837, gain 0.04
     expect(accuracy=(acc[False], ">=", 0.80), gain_over_labels_alone=(acc[False] - acc[True], ">=", 0.02))

@@ -4,7 +4,7 @@
     ganthology train dcgan --dataset digits --steps 1500
     ganthology sample runs/dcgan-digits
 """
-from .api import build_model, evaluate, load, make_config, train_model, translate
+from .api import build_model, evaluate, load, make_config, train_model, translate, upscale
 from .errors import GanthologyError
 from .registry import get_model, list_datasets, list_models, register_model
 
@@ -21,4 +21,5 @@ __all__ = [
     "register_model",
     "train_model",
     "translate",
+    "upscale",
 ]

@@ -180,11 +180,11 @@ def evaluate(path: str | Path, metrics: str | None = None, evaluator: str | None
              seed: int = 0) -> dict:
     """Score `path` and return the record `ganthology eval` prints and writes: a trained model (run
     folder, checkpoint or export) by its samples, or by its own claim on the test split
-    (`metrics="heldout"`), or a folder / .npz of images. `metrics`: comma-separated names (fd, kid,
+    (`metrics="heldout"`; always for a model that translates), or a folder / .npz of images. `metrics`: comma-separated names (fd, kid,
     is, pr, classes, accuracy, psnr, ssim, l1, heldout); None for all that apply. What is measured follows from the model
-    and its data: mode coverage for the 2-D toys, PSNR/SSIM/L1 for translation, an evaluator's
-    FD/KID/IS/precision/recall otherwise. `scored_by` names what scored it (the evaluator, heldout,
-    modes or paired); the keys not in EVAL_META are the numbers."""
+    and its data: mode coverage for the 2-D toys, the model's declared `scores` for translation, an
+    evaluator's FD/KID/IS/precision/recall otherwise. `scored_by` names what scored it (the
+    evaluator, heldout or modes); the keys not in EVAL_META are the numbers."""
     from .metrics import load_evaluator
     from .metrics.evaluate import (default_evaluator, evaluate_model, held_out_metrics, load_images,
                                    parse_metrics, score_images)
@@ -225,15 +225,17 @@ def evaluate(path: str | Path, metrics: str | None = None, evaluator: str | None
     if ev is not None:
         record |= {"evaluator": ev.name, "evaluator_test_accuracy": ev.meta.get("test_accuracy"),
                    "reference": ref_name}
-    record["scored_by"] = ev.name if ev is not None else ("heldout" if chosen == ("heldout",) else
-                                                          "modes" if "modes" in results else "paired")
+    record["scored_by"] = ev.name if ev is not None else ("modes" if "modes" in results else "heldout")
     return record | results
 
 
-def read_model_inputs(model: GANModel, path: str | Path, resize: bool = False) -> tuple[torch.Tensor, list[Path]]:
+def read_model_inputs(model: GANModel, path: str | Path, resize: bool = False,
+                      **options) -> tuple[torch.Tensor, list[Path]]:
     """A user's images for an image-to-image model, as a batch in [-1, 1] on the model's device,
-    and their files: one image, or every image under a folder. Converted to the model's input
-    channels; an image of another size is refused in one sentence unless `resize`."""
+    and their files: one image, or every image under a folder. Converted to the channels
+    `model.input_spec(**options)` names; an image of another size than the one it needs is refused
+    in one sentence unless `resize` (a model that takes any size gets the images as they are, which
+    must then share one size within a call)."""
     from .data.core import resize_uint8, to_model_range
     from .data.folders import list_images, read_image
 
@@ -243,41 +245,75 @@ def read_model_inputs(model: GANModel, path: str | Path, resize: bool = False) -
     paths = list_images(p) if p.is_dir() else [p]
     if not paths:
         raise GanthologyError(f"no images found in {p}.")
-    c, s = model.data.in_channels, model.data.image_size
+    c, s = model.input_spec(**options)
     mode = "L" if c == 1 else "RGB"
     imgs = []
     for f in paths:
         img = read_image(f, mode)
-        if img.shape[-2:] != (s, s):
+        if s is not None and img.shape[-2:] != (s, s):
             if not resize:
                 raise GanthologyError(f"{f} is {img.shape[-1]}x{img.shape[-2]} but {model.name} was trained on "
                                       f"{s}x{s} images; resize it or pass --resize.")
             img = resize_uint8(img.unsqueeze(0), s)[0]
         imgs.append(img)
+    if len({tuple(i.shape) for i in imgs}) > 1:
+        raise GanthologyError(f"the images under {p} differ in size; give images of one size per call.")
     return to_model_range(torch.stack(imgs)).to(model.device), paths
 
 
+def translation_options(model: GANModel, options: dict) -> dict:
+    """The options given (None: not given) that `model.translate` takes; an option it does not take
+    is refused in one sentence."""
+    import inspect
+
+    given = {k: v for k, v in options.items() if v is not None}
+    takes = set(inspect.signature(model.translate).parameters) - {"x"}
+    for k in given:
+        if k not in takes:
+            offered = ", ".join(f"--{o}" for o in sorted(takes)) or "no options"
+            raise GanthologyError(f"{model.name} takes no --{k} (it offers {offered}).")
+    return given
+
+
 def translate(path: str | Path, inputs: str | Path, out: str | Path, resize: bool = False,
-              device: str = "cpu", batch_size: int = 64) -> list[Path]:
+              device: str = "cpu", batch_size: int = 64, **options) -> list[Path]:
     """Translate a user's images (`inputs`: a file or a folder) with the image-to-image model at
     `path` (run folder, checkpoint or export) and write one PNG per input into the folder `out`,
-    under the input's name (and sub-folder). Every input is read and translated before anything is
-    written, and each file is written atomically, so a bad input leaves `out` untouched."""
-    from .data.core import to_uint8
-    from .train.checkpoint import atomic_write
-    from .viz.grid import _write_png
-
+    under the input's name (and sub-folder). `options` go to the model's `translate`: `direction`
+    ("AtoB" or "BtoA") for two-domain models, `attributes` ("thick=1,red=0") for StarGAN. Every
+    input is read and translated before anything is written, and each file is written atomically,
+    so a bad input leaves `out` untouched."""
     model = load(path, device=device)
     if model.translate is None:
         raise GanthologyError(f"{path} holds a {model.name} model, which makes images from noise and does not "
                               f"translate; use 'ganthology sample {path}'.")
-    x, files = read_model_inputs(model, inputs, resize)
+    return _apply(model, inputs, out, resize, batch_size, translation_options(model, options))
+
+
+def upscale(path: str | Path, inputs: str | Path, out: str | Path, device: str = "cpu",
+            batch_size: int = 16) -> list[Path]:
+    """Upscale a user's images (a file or a folder) with the super-resolution model at `path`: one
+    PNG per input in `out`, `upscale_factor` times larger, written as `translate` writes."""
+    model = load(path, device=device)
+    if model.upscale_factor <= 1:
+        raise GanthologyError(f"{path} holds a {model.name} model, which does not upscale images; "
+                              "use a super-resolution model (srgan, srresnet).")
+    return _apply(model, inputs, out, False, batch_size, {})
+
+
+def _apply(model: GANModel, inputs: str | Path, out: str | Path, resize: bool, batch_size: int,
+           options: dict) -> list[Path]:
+    from .data.core import to_uint8
+    from .train.checkpoint import atomic_write
+    from .viz.grid import _write_png
+
+    x, files = read_model_inputs(model, inputs, resize, **options)
     root = Path(inputs) if Path(inputs).is_dir() else Path(inputs).parent
-    with torch.no_grad():
-        y = torch.cat([model.translate(xb) for xb in x.split(batch_size)]).cpu()
     targets = [Path(out) / f.relative_to(root).with_suffix(".png") for f in files]
     if len(set(targets)) < len(targets):
         raise GanthologyError(f"two inputs under {inputs} share a name apart from their suffix; rename one.")
+    with torch.no_grad():
+        y = torch.cat([model.translate(xb, **options) for xb in x.split(batch_size)]).cpu()
     for img, target in zip(to_uint8(y), targets):
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(target, lambda tmp, img=img: _write_png(img, tmp))

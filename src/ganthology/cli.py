@@ -229,19 +229,44 @@ def _sample_points(model, n: int, out: Path, individual: str | None) -> None:
 @click.option("--input", "input_path", required=True, type=click.Path(),
               help="An image, or a folder of images (sub-folders kept).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the translations (PNG).")
+@click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default=None,
+              help="Two-domain models (cyclegan): which way to translate [AtoB].")
+@click.option("--attributes", type=str, default=None,
+              help="Attribute models (stargan): the target attributes, e.g. thick=1,red=0 (others kept).")
 @click.option("--resize", is_flag=True, help="Resize inputs to the size the model was trained on.")
 @click.option("--device", type=str, default="cpu", show_default=True, help="cpu or cuda")
-def translate_cmd(path, input_path, out, resize, device):
+def translate_cmd(path, input_path, out, direction, attributes, resize, device):
     """Translate your images with an image-to-image model (a run folder, checkpoint or export):
     one PNG per input, under its name, in --out."""
-    import torch
-
     from .api import translate
+
+    _check_device(device)
+    written = translate(path, input_path, out, resize=resize, device=device, direction=direction,
+                        attributes=attributes)
+    click.echo(f"wrote {len(written)} translation(s) to {out}")
+
+
+@cli.command("upscale")
+@click.argument("path")
+@click.option("--input", "input_path", required=True, type=click.Path(),
+              help="An image, or a folder of images of one size (sub-folders kept).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the upscaled images (PNG).")
+@click.option("--device", type=str, default="cpu", show_default=True, help="cpu or cuda")
+def upscale_cmd(path, input_path, out, device):
+    """Upscale your images with a super-resolution model (srgan, srresnet): any size its
+    fully convolutional generator accepts; one PNG per input, under its name, in --out."""
+    from .api import upscale
+
+    _check_device(device)
+    written = upscale(path, input_path, out, device=device)
+    click.echo(f"wrote {len(written)} upscaled image(s) to {out}")
+
+
+def _check_device(device: str) -> None:
+    import torch
 
     if device == "cuda" and not torch.cuda.is_available():
         raise GanthologyError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu.")
-    written = translate(path, input_path, out, resize=resize, device=device)
-    click.echo(f"wrote {len(written)} translation(s) to {out}")
 
 
 # --- info -------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from ..errors import GanthologyError
 from ..seeding import seeded
 from .distances import frechet_distance, gaussian_stats, kernel_distance, precision_recall
 from .evaluators import EVALUATORS, Evaluator, cache_dir, evaluator_path
-from .scores import class_coverage, conditional_accuracy, inception_score, psnr_ssim
+from .scores import class_coverage, conditional_accuracy, inception_score
 
 #: metric families `--metrics` chooses from; which apply depends on the evaluator and the model
 METRICS = ("fd", "kid", "is", "pr", "classes", "accuracy", "psnr", "ssim", "l1", "heldout")
@@ -24,7 +24,10 @@ HIGHER_IS_BETTER = ("is", "precision", "recall", "accuracy", "classes", "psnr", 
                     "test", "cluster", "code", "nmi", "ari")
 
 
-def higher_is_better(key: str) -> bool:
+def higher_is_better(key: str, model=None) -> bool:
+    """Whether a larger `key` is better: as the model's `scores` declare it, else by the metric's family."""
+    if model is not None and key in model.scores:
+        return model.scores[key] == "max"
     return key.split("_")[0] in HIGHER_IS_BETTER
 
 
@@ -137,24 +140,6 @@ def generate(model, n: int, seed: int = 0, batch_size: int = 500) -> tuple[torch
     return torch.cat(chunks), requested
 
 
-@torch.no_grad()
-def evaluate_translation(model, data_root: str | None = None, metrics=METRICS, batch_size: int = 100) -> dict:
-    """PSNR, SSIM and L1 of a translation model's outputs against the targets of its dataset's
-    held-out split (the inputs it never trained on)."""
-    from ..data import InMemoryLoader, build_dataset
-
-    train = (getattr(model, "run_config", None) or {}).get("train", {})
-    test = build_dataset(model.data.name, data_root, model.data.image_size, train=False,
-                         direction=train.get("direction", "AtoB"))
-    batch = InMemoryLoader(test, 1).fixed_batch(len(test))
-    preds = torch.cat([model.translate(a.to(model.device)).float().cpu()
-                       for a in batch["A"].split(batch_size)])
-    target = batch["B"].float()
-    psnr, ssim = psnr_ssim(preds, target)
-    out = {"psnr": psnr, "ssim": ssim, "l1": float((preds - target).abs().mean())}
-    return {k: v for k, v in out.items() if k in metrics} | {"n": len(test)}
-
-
 def evaluate_model(model, ev: Evaluator | None, n: int = 10_000, data_root: str | None = None, seed: int = 0,
                    metrics=METRICS, reference: str | None = None) -> dict[str, float]:
     """Every chosen metric of `n` samples of `model` against the reference dataset's test split
@@ -164,8 +149,9 @@ def evaluate_model(model, ev: Evaluator | None, n: int = 10_000, data_root: str 
 
         out = score_toy_model(model, n=n, seed=seed)
         return {k: out[k] for k in ("modes", "num_modes", "high_quality", "kl_modes")}
-    if model.translate is not None:
-        return evaluate_translation(model, data_root, metrics)
+    if model.translate is not None:  # scored by its own claim on the held-out split
+        out = held_out_metrics(model, data_root)
+        return out | {"n": out.pop("n")}
     if model.data.channels != ev.spec.channels and ev.spec.kind != "inception":
         raise GanthologyError(f"{model.name} makes {model.data.channels}-channel images; {ev.name} scores "
                               f"{ev.spec.channels}-channel ones.")
@@ -176,18 +162,24 @@ def evaluate_model(model, ev: Evaluator | None, n: int = 10_000, data_root: str 
 
 
 @torch.no_grad()
-def held_out_metrics(model, data_root: str | None = None) -> dict[str, float]:
-    """The model's own claim (`GANModel.held_out_metrics`: classifier accuracy, clustering scores,
-    reconstruction error) on the test split of the dataset it was trained on; digits has no split,
-    so there they are measured on its training images."""
+def held_out_metrics(model, data_root: str | None = None, n: int | None = None) -> dict[str, float]:
+    """The model's own claim (`GANModel.held_out_metrics`: translation quality, classifier accuracy,
+    clustering scores, reconstruction error) on the test split of the dataset it was trained on,
+    read the way it was trained (same --direction), the first `n` items of each part (default all);
+    `n` in the result says how many items the largest part gave. digits has no split, so there
+    they are measured on its training images."""
     from ..data import InMemoryLoader, build_dataset
     from ..models.base import GANModel
 
-    if model.encode is None and type(model).held_out_metrics is GANModel.held_out_metrics:
+    if model.encode is None and model.translate is None and type(model).held_out_metrics is GANModel.held_out_metrics:
         return {}  # nothing to claim beyond the samples: don't load the test split
-    test = build_dataset(model.data.name, data_root, model.data.image_size, train=False)
-    batch = InMemoryLoader(test, 1, device=model.device).fixed_batch(len(test))
-    return model.held_out_metrics(batch["x"], batch.get("y"))
+    train = (getattr(model, "run_config", None) or {}).get("train", {})
+    test = build_dataset(model.data.name, data_root, model.data.image_size, train=False,
+                         direction=train.get("direction", "AtoB"))
+    size = len(test) if n is None else min(n, len(test))
+    batch = InMemoryLoader(test, 1, device=model.device).fixed_batch(size)
+    out = model.held_out_metrics(batch)
+    return out | ({"n": size} if model.translate is not None else {})
 
 
 class EvalCriterion:
@@ -203,9 +195,12 @@ class EvalCriterion:
                 raise GanthologyError(f"--eval-metric {key} does not apply to 2-D toys; use modes, high_quality or kl_modes.")
             self.family, self.ev = key, None
         elif model.translate is not None:
-            key = key or "psnr"
-            if key not in ("psnr", "ssim", "l1"):
-                raise GanthologyError(f"--eval-metric {key} does not apply to {model.name}; use psnr, ssim or l1.")
+            if not model.scores:
+                raise GanthologyError(f"{model.name} declares no held-out scores to watch; drop --eval-every.")
+            key = key or next(iter(model.scores))
+            if key not in model.scores:
+                raise GanthologyError(f"--eval-metric {key} does not apply to {model.name}; use "
+                                      f"{' or '.join(model.scores)}.")
             self.family, self.ev = key, None
         else:
             key = key or f"fd_{default_evaluator(model.data.name)}"
@@ -216,15 +211,16 @@ class EvalCriterion:
 
             self.family, self.ev = family, load_evaluator(ev_name)
         self.key = key
+        self.higher = higher_is_better(key, model)
 
     def better(self, new: float, old: float) -> bool:
-        return new > old if higher_is_better(self.key) else new < old
+        return new > old if self.higher else new < old
 
     def __call__(self, model) -> float:
         if model.data.is_vector:
             return float(evaluate_model(model, None, n=self.n, seed=self.seed)[self.key])
         if self.ev is None:
-            return evaluate_translation(model, self.data_root, (self.family,))[self.family]
+            return float(held_out_metrics(model, self.data_root, n=self.n)[self.key])
         family = {"precision": "pr", "recall": "pr", "classes": "classes"}.get(self.family, self.family)
         out = evaluate_model(model, self.ev, n=self.n, data_root=self.data_root, seed=self.seed,
                              metrics=(family,), reference=self.ev.spec.dataset or model.data.name)

@@ -42,4 +42,12 @@ def psnr_ssim(pred: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
     return float(psnr), float(ssim)
 
 
-__all__ = ["class_coverage", "conditional_accuracy", "inception_score", "psnr_ssim"]
+def paired_scores(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """PSNR, SSIM and L1 (in [-1, 1]) of outputs against the images they should equal: how every
+    model with an exact ground truth (pix2pix's pairs, StarGAN's known attributes, super-resolution)
+    is scored."""
+    psnr, ssim = psnr_ssim(pred, target)
+    return {"psnr": psnr, "ssim": ssim, "l1": float((pred.float().cpu() - target.float().cpu()).abs().mean())}
+
+
+__all__ = ["class_coverage", "conditional_accuracy", "inception_score", "paired_scores", "psnr_ssim"]

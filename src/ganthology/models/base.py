@@ -16,7 +16,10 @@ logging, sample grids and checkpoints. The contract, in the order a model file i
                                 name it; models that map noise to images define noise(n) and
                                 generate(z, **cond) instead, and models with an encoder define
                                 encode(x) -> z
-    translate(x)                image-to-image models only: the translations of images x
+    translate(x, **options)     image-to-image models only: the translations of images x (options
+                                such as `direction` or `attributes` come from the user as strings)
+    held_out_metrics(test)      numbers for what the model claims, on its dataset's held-out split;
+                                models that translate name theirs in `scores`
 
 State that is not a parameter (BEGAN's k_t, a running average) is registered as a buffer so that it
 travels in `state_dict()` and therefore in every checkpoint.
@@ -167,16 +170,39 @@ class GANModel(nn.Module):
         `InMemoryDataset`). Models that keep a part of it override this (sgan keeps its few
         labelled examples as buffers, so they travel with checkpoints). Default: nothing."""
 
+    #: what `held_out_metrics` reports, each "max" or "min" (which way is better), first the number
+    #: `--eval-every` keeps the best checkpoint by. Models that translate must name theirs: they
+    #: are scored by their own claim on the held-out split, not by samples.
+    scores: ClassVar[dict[str, str]] = {}
+
     @torch.no_grad()
-    def held_out_metrics(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
-        """Numbers for what the model claims beyond its samples, measured on the held-out split
-        (images x in [-1, 1], labels y or None): `ganthology eval` and the bench report them. By
-        default, for a model with an encoder, the reconstruction error `recon_mse` = mean of
-        (G(E(x)) - x)^2 over pixels in [-1, 1]; models that classify or cluster add their scores."""
+    def held_out_metrics(self, test: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Numbers for what the model claims beyond its samples, measured on `test`, the whole
+        held-out split as one batch (every key of the dataset, on the model's device, images in
+        [-1, 1]): `ganthology eval` and the bench report them. By default: for a translation model
+        with aligned inputs and targets, PSNR, SSIM and L1 of `translate(input)` against the target;
+        for a model with an encoder, the reconstruction error `recon_mse` = mean of (G(E(x)) - x)^2
+        over pixels in [-1, 1]. Models that classify or cluster add their scores."""
+        from ..metrics.scores import paired_scores
+
+        if self.translate is not None and self.data.has("input", "target"):
+            a, b = test[self.data.key("input")], test[self.data.key("target")]
+            pred = torch.cat([self.translate(ab).float() for ab in a.split(100)])
+            return paired_scores(pred, b.float())
         if self.encode is None:
             return {}
+        x = test["x"]
         err = [((self.generate(self.encode(xb)) - xb) ** 2).mean(dim=(1, 2, 3)) for xb in x.split(500)]
         return {"recon_mse": float(torch.cat(err).mean())}
+
+    def input_spec(self, **options) -> tuple[int, int | None]:
+        """(channels, side) of the images `translate(x, **options)` takes; side None: any size.
+        By default the input part of the training data, at its size."""
+        return self.data.in_channels, self.data.image_size
+
+    #: how many times larger than its input a restoration model's output is (SRGAN: 4); > 1 makes
+    #: `ganthology upscale` apply
+    upscale_factor: ClassVar[int] = 1
 
     def preview(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
         """Images for the periodic sample grid and how many go in a row.

@@ -158,14 +158,15 @@ class ClusterGAN(GANModel):
 
     # --- evaluation ----------------------------------------------------------------------------
     @torch.no_grad()
-    def held_out_metrics(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+    def held_out_metrics(self, test: dict[str, torch.Tensor]) -> dict[str, float]:
         """Reconstruction error, and with labels: k-means with K clusters on E(x) (the authors'
         protocol) -> cluster_acc, nmi, ari; argmax of E's cluster logits -> code_acc."""
         from sklearn.cluster import KMeans
 
         from ..metrics import cluster_accuracy, cluster_metrics
 
-        out = super().held_out_metrics(x, y)
+        out = super().held_out_metrics(test)
+        x, y = test["x"], test.get("y")
         if y is None:
             return out
         codes = torch.cat([self.encode(xb) for xb in x.split(500)]).cpu().double().numpy()

@@ -175,7 +175,7 @@ class InfoGAN(GANModel):
         return logits, mu
 
     @torch.no_grad()
-    def held_out_metrics(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+    def held_out_metrics(self, test: dict[str, torch.Tensor]) -> dict[str, float]:
         """How well the categorical code clusters real images: Q's argmax against the true labels,
         Hungarian-matched accuracy (cluster_acc), NMI and ARI. Also `code_mi`, which reads no labels:
         the mutual information between Q's category and the image on these images, in nats,
@@ -185,6 +185,7 @@ class InfoGAN(GANModel):
         whether the code is used, not whether it is the digit."""
         from ..metrics import cluster_metrics, inception_score
 
+        x, y = test["x"], test.get("y")
         probs = torch.cat([F.softmax(self.predict_codes(xb)[0].float(), dim=1) for xb in x.split(500)])
         code_mi = math.log(inception_score(probs, splits=1)[0])
         return {"code_mi": code_mi} | cluster_metrics(probs.argmax(dim=1).cpu(), None if y is None else y.cpu())

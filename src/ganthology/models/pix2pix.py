@@ -42,6 +42,7 @@ class Pix2Pix(GANModel):
     default_dataset = "edges2digits"
     Config = Pix2PixConfig
     vector_data = False  # translates images
+    scores = {"psnr": "max", "ssim": "max", "l1": "min"}  # against the held-out targets
 
     def __init__(self, cfg: Pix2PixConfig, data: DataInfo):
         super().__init__(cfg, data)
@@ -70,22 +71,22 @@ class Pix2Pix(GANModel):
         return {"loss_D": loss_D.detach(), "loss_G": loss_G_gan.detach(), "loss_L1": loss_L1.detach()}
 
     @torch.no_grad()
-    def translate(self, A: torch.Tensor) -> torch.Tensor:
-        """Translate input images `A` (N, C_A, H, W) in [-1, 1].
+    def translate(self, x: torch.Tensor) -> torch.Tensor:
+        """Translate input images `x` (N, C_A, H, W) in [-1, 1].
 
         As in the paper (section 3.3) dropout stays on and BatchNorm uses the statistics of the test
         batch; the running statistics are left untouched."""
         s, c = self.data.image_size, self.data.in_channels
-        if A.dim() != 4 or A.shape[1] != c or A.shape[2:] != (s, s):
+        if x.dim() != 4 or x.shape[1] != c or x.shape[2:] != (s, s):
             raise GanthologyError(
                 f"pix2pix was trained on {c}-channel {s}x{s} inputs but got an image of shape "
-                f"{tuple(A.shape[1:])}; resize it to {s}x{s} (or pass --resize)."
+                f"{tuple(x.shape[1:])}; resize it to {s}x{s} (or pass --resize)."
             )
         was_training = self.G.training
         saved = {k: v.clone() for k, v in self.G.state_dict().items() if "running" in k or "num_batches" in k}
         self.G.train()
         try:
-            return self.G(A.to(self.device))
+            return self.G(x.to(self.device))
         finally:
             self.G.load_state_dict(saved, strict=False)
             self.G.train(was_training)

@@ -158,7 +158,8 @@ class SGAN(GANModel):
         return self.D(x)[:, :-1]
 
     @torch.no_grad()
-    def held_out_metrics(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+    def held_out_metrics(self, test: dict[str, torch.Tensor]) -> dict[str, float]:
+        x, y = test["x"], test.get("y")
         if y is None:
             return {}
         pred = torch.cat([self.classify(xb).argmax(dim=1) for xb in x.split(500)])
