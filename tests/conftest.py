@@ -2,6 +2,7 @@
 every learning test shares (its seed, its recorded measurements, the sabotage that shows it can fail)."""
 from __future__ import annotations
 
+import functools
 import json
 import operator
 import os
@@ -54,6 +55,22 @@ TINY = {
 def tiny(name: str) -> dict:
     """Tiny overrides for a model; a new model without an entry still gets tested at batch 8."""
     return dict(TINY.get(name, {"batch_size": 8}))
+
+
+#: offline datasets the registry tests choose from, in order: each model gets the first that holds
+#: the roles it `requires` (images from noise: digits; translation by default: paired edges)
+OFFLINE = ("digits", "edges2digits", "digits2photo", "digit_attrs", "photo_sr")
+
+
+@functools.lru_cache(maxsize=None)
+def offline_dataset_for(cls) -> str:
+    from ganthology.data import build_dataset
+
+    needs = cls.requires or (("input", "target") if cls.translate is not None else ("image",))
+    for name in OFFLINE:
+        if build_dataset(name).info().has(*needs):
+            return name
+    raise AssertionError(f"no offline dataset holds {needs} for {cls.name}")
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

@@ -15,14 +15,13 @@ import ganthology
 from ganthology.train.checkpoint import atomic_write, load_checkpoint
 from ganthology.train.logger import read_metrics
 
-from .conftest import ROOT, tiny
+from .conftest import ROOT, offline_dataset_for, tiny
 
 FAST = dict(log_every=1, sample_every=1000, progress=False, channels_last=False)
 
 
 def _train(name, out, steps, resume=None, **kw):
-    cls = ganthology.get_model(name)
-    dataset = "edges2digits" if cls.translate is not None else "digits"
+    dataset = offline_dataset_for(ganthology.get_model(name))
     return ganthology.train_model(name, resume=resume, out=str(out), steps=steps, dataset=dataset,
                             **{**FAST, **tiny(name), **kw})
 

@@ -119,6 +119,26 @@ def mnist2mnistm(root: str | None = None, image_size: int | None = None, train: 
                            groups=groups, roles={"A": "domain A", "B": "domain B", "y_B": "label"})
 
 
+@register_dataset("digits2photo")
+def digits2photo(root: str | None = None, image_size: int | None = None, train: bool = True) -> InMemoryDataset:
+    """Offline unpaired domains, mnist2mnistm in small: scikit-learn's digits (A, grey, with labels
+    y) and the same digits blended over photo patches as MNIST-M is (B, colour), shuffled
+    independently, 32x32. 1,497 digits train, the other 300 are the test split, where B keeps its
+    labels (y_B)."""
+    from .embedded import EDGES_TRAIN, _digits_uint8
+
+    x, y = _digits_uint8()
+    x, y = (x[:EDGES_TRAIN], y[:EDGES_TRAIN]) if train else (x[EDGES_TRAIN:], y[EDGES_TRAIN:])
+    a = resize_uint8(x, image_size or 32)
+    b = blend_digits(a * (a > 96), photographs(), seed=2 if train else 3)  # binarised at 3/8 of full ink
+    tensors, groups = {"A": a, "y": y, "B": b}, [("A", "y"), ("B",)]
+    if not train:
+        tensors["y_B"] = y.clone()
+        groups = [("A", "y"), ("B", "y_B")]
+    return InMemoryDataset("digits2photo", tensors, num_classes=10, classes=[str(i) for i in range(10)],
+                           groups=groups, roles={"A": "domain A", "B": "domain B", "y_B": "label"})
+
+
 SR_HELD_OUT = ("coffee.png", "china.jpg")  # whole photographs that no training crop comes from
 SR_CROP, SR_SCALE, SR_TRAIN_CROPS = 96, 4, 4000
 

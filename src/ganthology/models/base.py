@@ -66,6 +66,10 @@ class GANModel(nn.Module):
     #: whether the model also trains on vector data (DataInfo.dim > 0, the 2-D toys); a model
     #: defined on images only (DCGAN, pix2pix, ...) sets False and refuses such data clearly
     vector_data: ClassVar[bool] = True
+    #: the roles (data/info.py ROLES) a batch must hold for this model: ("domain A", "domain B") for
+    #: unpaired translation, ("image", "attributes") for StarGAN. Checked when the model is built;
+    #: the registry tests pick an offline dataset that holds them.
+    requires: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, cfg, data: DataInfo):
         super().__init__()
@@ -74,6 +78,11 @@ class GANModel(nn.Module):
                 f"{self.name} is defined on images and cannot train on {data.name!r}, which holds "
                 f"{data.dim}-D points; use an image dataset (digits, mnist, ...) or a model that takes points."
             )
+        missing = [r for r in self.requires if not data.has(r)]
+        if missing:
+            held = ", ".join(sorted({p.role for p in data.parts.values()}))
+            raise GanthologyError(f"{self.name} needs a dataset with {' and '.join(self.requires)}; {data.name!r} "
+                                  f"holds {held}. See 'ganthology datasets' for one that fits.")
         self.cfg = cfg
         self.data = data
         if self.prior not in ("normal", "uniform"):

@@ -42,15 +42,11 @@ class Pix2Pix(GANModel):
     default_dataset = "edges2digits"
     Config = Pix2PixConfig
     vector_data = False  # translates images
+    requires = ("input", "target")  # aligned pairs (A, B)
     scores = {"psnr": "max", "ssim": "max", "l1": "min"}  # against the held-out targets
 
     def __init__(self, cfg: Pix2PixConfig, data: DataInfo):
         super().__init__(cfg, data)
-        if not data.paired:
-            raise GanthologyError(
-                f"pix2pix needs a paired dataset (A and B side by side); {data.name!r} is not one. "
-                "Use --dataset edges2digits or --dataset paired:PATH."
-            )
         self.G = UNetGenerator(data.in_channels, data.channels, data.image_size, cfg.ngf, dropout=cfg.dropout)
         # D sees the input and the (real or generated) output stacked along channels (section 2)
         self.D = PatchGANDiscriminator(data.in_channels + data.channels, cfg.ndf, cfg.d_layers)

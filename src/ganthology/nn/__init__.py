@@ -4,6 +4,7 @@ from .factory import MLPDiscriminator, MLPGenerator, make_discriminator, make_ge
 from .init import dcgan_init
 from .mlp import Maxout
 from .patchgan import PatchGANDiscriminator
+from .resnet import ResidualBlock, ResnetGenerator, norm_layer
 from .unet import UNetGenerator
 
 __all__ = [
@@ -13,8 +14,11 @@ __all__ = [
     "MLPGenerator",
     "Maxout",
     "PatchGANDiscriminator",
+    "ResidualBlock",
+    "ResnetGenerator",
     "UNetGenerator",
     "dcgan_init",
     "make_discriminator",
     "make_generator",
+    "norm_layer",
 ]
