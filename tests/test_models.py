@@ -28,7 +28,13 @@ def _build(name: str, seed: int = 0):
 
 def _sample(model, loader):
     if model.translate is not None:
-        return model.translate(loader.fixed_batch(4)["A"])
+        d = model.data  # the images it translates: an input, one domain, or images with attributes
+        batch = loader.fixed_batch(4)
+        if model.upscale_factor > 1:  # super-resolution: the low-resolution copies, made if the data has none
+            lr = d.key("low-resolution input")
+            return model.translate(batch[lr] if lr else torch.nn.functional.interpolate(
+                batch[d.key("image")], scale_factor=1 / model.upscale_factor, mode="bicubic", antialias=True))
+        return model.translate(batch[d.key("input") or d.key("domain A") or d.key("image")])
     return model.sample(4)
 
 

@@ -236,7 +236,19 @@ def read_model_inputs(model: GANModel, path: str | Path, resize: bool = False,
     `model.input_spec(**options)` names; an image of another size than the one it needs is refused
     in one sentence unless `resize` (a model that takes any size gets the images as they are, which
     must then share one size within a call)."""
-    from .data.core import resize_uint8, to_model_range
+    from .data.core import to_model_range
+
+    imgs, paths = _read_images(model, path, resize, **options)
+    if len({tuple(i.shape) for i in imgs}) > 1:
+        raise GanthologyError(f"the images under {path} differ in size; give images of one size per call.")
+    return to_model_range(torch.stack(imgs)).to(model.device), paths
+
+
+def _read_images(model: GANModel, path: str | Path, resize: bool = False,
+                 **options) -> tuple[list[torch.Tensor], list[Path]]:
+    """read_model_inputs' images as a list of uint8 (C, H, W), each at its own size when the model
+    takes any size."""
+    from .data.core import resize_uint8
     from .data.folders import list_images, read_image
 
     p = Path(path)
@@ -256,9 +268,7 @@ def read_model_inputs(model: GANModel, path: str | Path, resize: bool = False,
                                       f"{s}x{s} images; resize it or pass --resize.")
             img = resize_uint8(img.unsqueeze(0), s)[0]
         imgs.append(img)
-    if len({tuple(i.shape) for i in imgs}) > 1:
-        raise GanthologyError(f"the images under {p} differ in size; give images of one size per call.")
-    return to_model_range(torch.stack(imgs)).to(model.device), paths
+    return imgs, paths
 
 
 def translation_options(model: GANModel, options: dict) -> dict:
@@ -303,18 +313,26 @@ def upscale(path: str | Path, inputs: str | Path, out: str | Path, device: str =
 
 def _apply(model: GANModel, inputs: str | Path, out: str | Path, resize: bool, batch_size: int,
            options: dict) -> list[Path]:
-    from .data.core import to_uint8
+    from .data.core import to_model_range, to_uint8
     from .train.checkpoint import atomic_write
     from .viz.grid import _write_png
 
-    x, files = read_model_inputs(model, inputs, resize, **options)
+    imgs, files = _read_images(model, inputs, resize, **options)
     root = Path(inputs) if Path(inputs).is_dir() else Path(inputs).parent
     targets = [Path(out) / f.relative_to(root).with_suffix(".png") for f in files]
     if len(set(targets)) < len(targets):
         raise GanthologyError(f"two inputs under {inputs} share a name apart from their suffix; rename one.")
+    y: list[torch.Tensor] = [torch.empty(0)] * len(imgs)
+    by_size: dict[tuple, list[int]] = {}  # a model that takes any size (srgan) gets each size as a batch
+    for i, img in enumerate(imgs):
+        by_size.setdefault(tuple(img.shape), []).append(i)
     with torch.no_grad():
-        y = torch.cat([model.translate(xb, **options) for xb in x.split(batch_size)]).cpu()
-    for img, target in zip(to_uint8(y), targets):
+        for idx in by_size.values():
+            x = to_model_range(torch.stack([imgs[i] for i in idx])).to(model.device)
+            out_x = torch.cat([model.translate(xb, **options) for xb in x.split(batch_size)]).cpu()
+            for i, o in zip(idx, to_uint8(out_x)):
+                y[i] = o
+    for img, target in zip(y, targets):
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(target, lambda tmp, img=img: _write_png(img, tmp))
     return targets

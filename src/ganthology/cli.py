@@ -249,7 +249,7 @@ def translate_cmd(path, input_path, out, direction, attributes, resize, device):
 @cli.command("upscale")
 @click.argument("path")
 @click.option("--input", "input_path", required=True, type=click.Path(),
-              help="An image, or a folder of images of one size (sub-folders kept).")
+              help="An image, or a folder of images, of any sizes (sub-folders kept).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the upscaled images (PNG).")
 @click.option("--device", type=str, default="cpu", show_default=True, help="cpu or cuda")
 def upscale_cmd(path, input_path, out, device):

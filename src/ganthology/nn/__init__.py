@@ -4,7 +4,9 @@ from .factory import MLPDiscriminator, MLPGenerator, make_discriminator, make_ge
 from .init import dcgan_init
 from .mlp import Maxout
 from .patchgan import PatchGANDiscriminator
+from .perceptual import VGGFeatures
 from .resnet import ResidualBlock, ResnetGenerator, norm_layer
+from .srresnet import SRGANDiscriminator, SRResNetGenerator
 from .unet import UNetGenerator
 
 __all__ = [
@@ -16,7 +18,10 @@ __all__ = [
     "PatchGANDiscriminator",
     "ResidualBlock",
     "ResnetGenerator",
+    "SRGANDiscriminator",
+    "SRResNetGenerator",
     "UNetGenerator",
+    "VGGFeatures",
     "dcgan_init",
     "make_discriminator",
     "make_generator",
