@@ -106,6 +106,23 @@ def test_task_classifier_trains_on_adapted_and_source_images():
     assert float(logs["loss_T"]) > float(logs["loss_T_adapted"]) > 0
 
 
+def test_training_never_reads_the_target_labels():
+    """Unsupervised adaptation: a dataset may carry the target's labels (y_B, for scoring); the
+    update must be the same whatever they say."""
+    parts = {**_info().parts, "y_B": Part("label", (), 1)}
+    info = DataInfo(name="synthetic", channels=3, image_size=32, num_classes=10, in_channels=1, parts=parts)
+    states = []
+    for shift in (0, 3):
+        torch.manual_seed(0)
+        model = _model(info)
+        batch = _batch(info)
+        batch["y_B"] = (batch["y_B"] + shift) % 10
+        model.train_step(batch, 0)
+        states.append(model.state_dict())
+    assert model.key_y == "y" and model.key_y_B == "y_B"
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
 def test_held_out_accuracy_is_measured_in_eval_mode_on_the_held_out_target_split():
     """The script's "target_acc" was a running mean over training batches in train mode. Here it is
     T's accuracy, in eval mode, on the whole held-out target split with its labels y_B."""

@@ -167,7 +167,10 @@ class PixelDA(GANModel):
         super().__init__(cfg, data)
         self.key_A, self.key_B = data.key("domain A"), data.key("domain B")
         part_A, part_B = data.parts[self.key_A], data.parts[self.key_B]
-        self.key_y = next((k for k, p in data.parts.items() if p.role == "label" and p.group == part_A.group), None)
+        labels = {p.group: k for k, p in reversed(data.parts.items()) if p.role == "label"}
+        self.key_y = labels.get(part_A.group)  # the source labels: the only ones training reads
+        # the target's labels (y_B) score T on held-out target images; training never reads them
+        self.key_y_B = labels.get(part_B.group, f"y_{self.key_B}")
         if self.key_y is None or data.num_classes < 2:
             raise GanthologyError(f"pixelda needs labels for the source domain (A); {data.name!r} has none "
                                   "in A's part. Use mnist2mnistm or digits2photo.")
@@ -281,7 +284,7 @@ class PixelDA(GANModel):
         """T's accuracy (eval mode) on the held-out target images with their labels (`y_B`), which
         training never sees, and on the held-out source images."""
         out = {}
-        y_t = test.get(f"y_{self.key_B}")
+        y_t = test.get(self.key_y_B)
         if y_t is not None:
             out["target_acc"] = self._accuracy(test[self.key_B], y_t)
         if self.key_y in test:
