@@ -91,7 +91,7 @@ def test_the_architecture_is_the_papers():
 
 
 def test_task_classifier_trains_on_adapted_and_source_images():
-    """Section 3: "we train T on both adapted and source images", both with the source labels."""
+    """Section 3: T is trained on both the adapted and the source images, with the source labels."""
     info = _info()
     torch.manual_seed(0)
     model = _model(info)

@@ -12,9 +12,9 @@ objective (section 3, eq. 1-3) is
     L_d = E_{x_t}[log D(x_t)] + E_{x_s, z}[log(1 - D(G(x_s, z)))]
     L_t = E_{x_s, y_s, z}[-y_s . log T(G(x_s, z)) - y_s . log T(x_s)]
 
-optimized in two alternating steps (section 3.2): D and T with G fixed, then G with D and T fixed.
+optimized in two alternating steps (section 3): D and T with G fixed, then G with D and T fixed.
 T is what is scored: its accuracy on held-out *target* images, which it never saw a label of. The
-content-similarity loss of section 3.1 needs foreground masks (rendered objects, LineMod) and is
+content-similarity loss of section 3 needs foreground masks (rendered objects, LineMod) and is
 not part of the MNIST -> MNIST-M setting, so it is not here.
 
 Networks (Figure 2 and section 4 / appendix, as reimplemented): G maps z ~ U[-1, 1]^10 through a
@@ -23,8 +23,8 @@ a 3x3 convolution with 64 filters and ReLU, six residual blocks (64 filters, bat
 3x3 convolution to the target's channels with Tanh. D is n64s1-lrelu, then n128s2, n256s2, n512s2
 (each BN-lrelu), a fully connected layer to one logit; its layers get dropout 0.1 (keep
 probability 0.9) and Gaussian noise on their inputs, the image included. T is the MNIST classifier
-of Ganin et al. (DANN), which the paper's MNIST experiments share with DSN: conv5-32, max-pool,
-conv5-48, max-pool, fc100, fc100, fc10. It returns logits into cross-entropy (the PyTorch-GAN
+of Ganin et al. (DANN), the task tower the authors' released code has for MNIST: conv5-32,
+max-pool, conv5-48, max-pool, fc100, fc100, fc10. It returns logits into cross-entropy (the PyTorch-GAN
 script put a Softmax before CrossEntropyLoss).
 
 Grey sources and colour targets: T classifies target-style images, so a source image is shown to
@@ -228,11 +228,11 @@ class PixelDA(GANModel):
             return {"loss_T": loss_T.detach()}
         fake = self.G(x_s, self.noise(x_s.shape[0], x_s.device))  # (B, C_t, s, s)
 
-        # Step 1 (section 3.2): D and T with G fixed. With one Adam per network the weights alpha and
+        # Step 1 (section 3): D and T with G fixed. With one Adam per network the weights alpha and
         # beta only rescale each one's gradients here; they matter in G's step, where both terms meet.
         loss_D = d_loss_bce(self.D(x_t), self.D(fake.detach()))  # -L_d
         self.update("D", c.alpha * loss_D)
-        # "we train T on both adapted and source images" (section 3): one batch through BatchNorm-free T
+        # T learns from both the adapted and the source images (section 3): one batch, T has no BatchNorm
         logits = self.T(torch.cat([fake.detach(), x_s_t]))
         n = x_s.shape[0]
         loss_T_adapted, loss_T_source = self.task_loss(logits[:n], y_s), self.task_loss(logits[n:], y_s)
