@@ -50,6 +50,9 @@ TINY = {
     "cluster_gan": dict(z_dim=8, ngf=8, ndf=8, fc=32, n_critic=2, batch_size=8),
     "sgan": dict(z_dim=16, ngf=8, ndf=8, labelled_batch=8, batch_size=8),
     "pixelda": dict(ngf=8, n_blocks=2, ndf=8, ntf=8, t_fc=16, batch_size=8),
+    # decay_start=1: no decay, which is planned over the run's length (a 4-step run would decay sooner
+    # than the 8-step run the resume test compares it with); tests/test_stargan.py checks the decay
+    "stargan": dict(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, n_critic=2, decay_start=1.0, batch_size=4),
     "srresnet": dict(ngf=8, n_blocks=2, batch_size=4),
     "srgan": dict(ngf=8, n_blocks=2, ndf=8, fc=16, vgg_layer="relu2_2", batch_size=4),
 }

@@ -263,13 +263,15 @@ def build_dataset(
     """A dataset by name: registered (`mnist`, `digits`, ...), `folder:PATH`, `paired:PATH` or
     `unpaired:PATH`."""
     from ..registry import get_dataset
-    from .folders import image_folder, paired_folder, unpaired_folder
+    from .folders import celeba_folder, image_folder, paired_folder, unpaired_folder
 
     root = root or default_data_root()
     if name.startswith("folder:"):
         return image_folder(name[len("folder:") :], image_size or 64)
     if name.startswith("paired:"):
         return paired_folder(name[len("paired:") :], image_size or 256, direction)
+    if name.startswith("celeba:"):
+        return celeba_folder(name[len("celeba:") :], image_size or 128, train)
     if name.startswith("unpaired:"):
         return unpaired_folder(name[len("unpaired:") :], image_size or 256, train, direction)
     return get_dataset(name)(root=root, image_size=image_size, train=train)

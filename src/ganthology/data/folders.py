@@ -135,3 +135,61 @@ def unpaired_folder(path: str, image_size: int, train: bool = True, direction: s
     A, B = domains if direction == "AtoB" else domains[::-1]
     return InMemoryDataset(f"unpaired:{folder}", {"A": A, "B": B}, groups=[("A",), ("B",)],
                            roles={"A": "domain A", "B": "domain B"})
+
+
+#: StarGAN's CelebA attributes (Choi et al. 2018, section 5: hair colour, gender, age)
+CELEBA_DEFAULT_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+CELEBA_CROP = 178  # the official StarGAN loader: CenterCrop(178) of the 178x218 aligned faces, then Resize
+CELEBA_TEST = 2000  # the official loader holds out the first 1,999 lines after its shuffle (i + 1 < 2000)
+
+
+def celeba_folder(spec: str, image_size: int, train: bool = True) -> InMemoryDataset:
+    """CelebA in its official layout, `PATH` or `PATH:Attr1,Attr2,...`: `PATH/img_align_celeba/*.jpg`
+    and `PATH/list_attr_celeba.txt` (line 1: the count; line 2: the 40 attribute names; then
+    `filename v1 v2 ...` with -1/1). Batches hold `x` (the face) and `attr` (0/1 floats of the chosen
+    attributes, StarGAN's five by default).
+
+    As the official StarGAN loader (yunjey/stargan data_loader.py): the attribute lines are shuffled
+    with Python's `random.seed(1234)` and the first 1,999 are the test split, the rest training;
+    each face is centre-cropped to 178x178 (the largest centred square of a smaller image) and
+    resized to `image_size`. A folder of fewer than 20,000 listed files holds out its first tenth
+    instead. The official random horizontal flip is not applied (batches are drawn from memory)."""
+    import random
+
+    # PATH itself, or PATH:NAMES split at the last ':' (so a PATH may hold ':' too)
+    path, names = (spec, "") if Path(spec).expanduser().is_dir() or ":" not in spec else spec.rsplit(":", 1)
+    folder = _existing_folder(path).resolve()
+    table, images = folder / "list_attr_celeba.txt", folder / "img_align_celeba"
+    if not table.is_file() or not images.is_dir():
+        raise GanthologyError(f"{folder} needs img_align_celeba/ and list_attr_celeba.txt (CelebA's official layout).")
+    lines = table.read_text().splitlines()
+    if len(lines) < 3:
+        raise GanthologyError(f"{table} holds no images; line 1 is the count, line 2 the names, then one line per file.")
+    all_names = lines[1].split()
+    chosen = [n.strip() for n in names.split(",") if n.strip()] if names else list(CELEBA_DEFAULT_ATTRIBUTES)
+    unknown = [n for n in chosen if n not in all_names]
+    if unknown:
+        raise GanthologyError(f"unknown CelebA attribute {unknown[0]!r}; choose from {', '.join(all_names[:12])}, "
+                              f"... ({len(all_names)} in {table.name}).")
+    cols = [all_names.index(n) for n in chosen]
+    rows = [ln.split() for ln in lines[2:] if ln.strip()]
+    random.Random(1234).shuffle(rows)  # the official order: random.seed(1234); random.shuffle(lines)
+    n_test = CELEBA_TEST - 1 if len(rows) >= 10 * CELEBA_TEST else max(1, len(rows) // 10)
+    rows = rows[:n_test] if not train else rows[n_test:]
+    if not rows:
+        raise GanthologyError(f"{table} lists too few images for a training and a test split; add more.")
+    missing = [r[0] for r in rows if not (images / r[0]).is_file()]
+    if missing:
+        raise GanthologyError(f"{len(missing)} file(s) listed in {table.name} are missing from {images} "
+                              f"(first: {missing[0]}); restore them or remove their lines.")
+    try:
+        attr = torch.tensor([[float(r[1 + c] == "1") for c in cols] for r in rows])
+    except IndexError:
+        raise GanthologyError(f"a line of {table} has fewer values than the {len(all_names)} attribute names.") from None
+    x = []
+    for r in rows:
+        img = read_image(images / r[0], "RGB")
+        side = min(CELEBA_CROP, *img.shape[-2:])
+        x.append(resize_uint8(TF.center_crop(img, [side, side]).unsqueeze(0), image_size)[0])
+    return InMemoryDataset(f"celeba:{folder}:{','.join(chosen)}", {"x": torch.stack(x), "attr": attr},
+                           attributes=chosen)
