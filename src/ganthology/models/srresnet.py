@@ -83,8 +83,9 @@ class SRResNet(GANModel):
     def __init__(self, cfg, data: DataInfo):
         super().__init__(cfg, data)
         if data.image_size % SCALE:
+            fit = data.image_size // SCALE * SCALE or SCALE
             raise GanthologyError(f"{self.name} needs high-resolution images whose side is a multiple of "
-                                  f"{SCALE}, not {data.image_size}; pass --image-size {data.image_size // SCALE * SCALE or SCALE}.")
+                                  f"{SCALE}, not {data.image_size}; pass --image-size {fit}.")
         self.G = SRResNetGenerator(data.channels, cfg.ngf, cfg.n_blocks, SCALE)
 
     def optimizers(self):

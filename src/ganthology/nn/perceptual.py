@@ -11,9 +11,12 @@ The network is built with torchvision's own code (`vgg19(weights=None)` then `lo
 from torchvision's ImageNet weights `vgg19-dcbb9e9d.pth`, found (in this order) at a path the user
 gives, in torch's weight cache (`torch.hub.get_dir()/checkpoints`), or downloaded there by
 torchvision unless downloads are off (GANTHOLOGY_OFFLINE=1). With none of those, a clearly labelled
-fallback is used, a randomly initialised VGG19 from a fixed seed, with one warning saying how to
-provide the weights. `resolve_vgg_weights` returns what was chosen ("imagenet:<path>" or
-"random-init fallback") so that a run's config records it, and a resumed run rebuilds the same net.
+fallback is used, a randomly initialised VGG19 from a fixed seed (its convolutions drawn with fan-in
+scaling, so that its deep features keep their size), with one warning saying how to provide the
+weights. Random features are not ImageNet's: the fallback lets a run proceed offline, it does not
+reproduce the paper's perceptual loss. `resolve_vgg_weights` returns what was chosen
+("imagenet:<path>" or "random-init fallback") so that a run's config records it, and a resumed run
+rebuilds the same net.
 
 `VGGFeatures` keeps the VGG out of its owner's module tree: it is in no `state_dict()` (so in no
 checkpoint or export), in no `parameters()` (so in no optimizer), and its weights never need
@@ -86,7 +89,15 @@ def _vgg19_features(weights: str) -> nn.Sequential:
     if weights == FALLBACK:
         with torch.random.fork_rng(devices=[]):  # a fixed seed that leaves the caller's RNG alone
             torch.manual_seed(FALLBACK_SEED)
-            return vgg19(weights=None).features
+            features = vgg19(weights=None).features
+            # torchvision draws the convolutions with He et al.'s fan-out scaling (right for training,
+            # where gradients flow back); untrained, that shrinks the activations about 12-fold by
+            # relu5_4 (mean |phi| 0.04 on photo_sr) and the content loss with them, to 1e-5 beside
+            # the 1e-3 adversarial term. Fan-in scaling keeps their size through the 16 layers (0.47).
+            for m in features:
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            return features
     path = Path(weights.removeprefix("imagenet:"))
     if not path.is_file():
         raise GanthologyError(f"the VGG19 weights {path} that this run was set up with are missing; put the "
