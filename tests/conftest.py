@@ -14,6 +14,12 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # parallel test processes (pytest-xdist, `-n auto`: one per core) each compute on one thread,
+    # so that they do not fight over the cores; subprocesses they start inherit it
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
 # CI sets GANTHOLOGY_DATA; a developer checkout finds the shared MNIST beside the project.
 if not os.environ.get("GANTHOLOGY_DATA"):
     for cand in (ROOT.parent / "shared" / "data", ROOT / "shared" / "data"):
@@ -49,12 +55,13 @@ TINY = {
     "bigan": dict(z_dim=8, hidden=32, batch_size=8),
     "cluster_gan": dict(z_dim=8, ngf=8, ndf=8, fc=32, n_critic=2, batch_size=8),
     "sgan": dict(z_dim=16, ngf=8, ndf=8, labelled_batch=8, batch_size=8),
-    "pixelda": dict(ngf=8, n_blocks=2, ndf=8, ntf=8, t_fc=16, batch_size=8),
+    "srresnet": dict(ngf=8, n_blocks=2, batch_size=4),
+    "srgan": dict(ngf=8, n_blocks=2, ndf=8, fc=16, vgg_layer="relu2_2", batch_size=4),
     # decay_start=1: no decay, which is planned over the run's length (a 4-step run would decay sooner
     # than the 8-step run the resume test compares it with); tests/test_stargan.py checks the decay
     "stargan": dict(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, n_critic=2, decay_start=1.0, batch_size=4),
-    "srresnet": dict(ngf=8, n_blocks=2, batch_size=4),
-    "srgan": dict(ngf=8, n_blocks=2, ndf=8, fc=16, vgg_layer="relu2_2", batch_size=4),
+    "pixelda": dict(ngf=8, n_blocks=2, ndf=8, ntf=8, t_fc=16, batch_size=8),
+    "cyclegan": dict(ngf=8, ndf=8, n_blocks=1, pool_size=4, decay_from=1.0, batch_size=4),  # no decay: as stargan
 }
 
 

@@ -340,3 +340,52 @@ def test_digit_attrs_are_exact_known_transformations_of_real_digits():
     stroke = plain[0, 0] > 128
     assert (red[0, 0][stroke].float().mean() > 128) and (red[0, 1][stroke].float().mean() < 40)
     assert torch.equal(inv, 255 - plain) and plain[0, :, 0, 0].tolist() == [0, 0, 0]
+
+
+def _noise_folder(folder, n: int, size: int = 24, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        img = torch.randint(0, 256, (size, size + 6, 3), generator=g, dtype=torch.uint8).numpy()
+        Image.fromarray(img).save(folder / f"{i:04d}.png")
+    return folder
+
+
+def test_a_folder_too_large_for_memory_is_memory_mapped_from_a_disk_cache(tmp_path, monkeypatch):
+    """Above the in-memory limit a folder is decoded once into a uint8 cache file and mapped: the same
+    images as the in-memory path, a second build reuses the file, and the loader reads it the same."""
+    folder = _noise_folder(tmp_path / "imgs", 40)
+    monkeypatch.setenv("GANTHOLOGY_CACHE", str(tmp_path / "cache"))
+    in_memory = build_dataset(f"folder:{folder}", image_size=16).tensors["x"]
+    assert not (tmp_path / "cache" / "datasets").exists()
+    monkeypatch.setenv("GANTHOLOGY_IN_MEMORY_MAX", "1000")  # 40 x 3 x 16 x 16 bytes is more
+    mapped = build_dataset(f"folder:{folder}", image_size=16).tensors["x"]
+    cached = list((tmp_path / "cache" / "datasets").glob("folder-*.npy"))
+    assert len(cached) == 1 and cached[0].stat().st_size >= in_memory.numel()
+    assert torch.equal(mapped, in_memory)
+    stamp = cached[0].stat().st_mtime_ns
+    again = build_dataset(f"folder:{folder}", image_size=16)
+    assert cached[0].stat().st_mtime_ns == stamp, "decoded once"
+    a = InMemoryLoader(again, 8, seed=3)
+    b = InMemoryLoader(InMemoryDataset("m", {"x": in_memory}), 8, seed=3)
+    for _ in range(7):
+        assert torch.equal(a.next()["x"], b.next()["x"])
+    (folder / "0000.png").unlink()  # the folder changed: a new cache, not stale images
+    assert len(build_dataset(f"folder:{folder}", image_size=16)) == 39
+    assert len(list((tmp_path / "cache" / "datasets").glob("folder-*.npy"))) == 2
+
+
+def test_training_on_a_memory_mapped_folder_resumes_exactly(tmp_path, monkeypatch):
+    import ganthology
+
+    folder = _noise_folder(tmp_path / "imgs", 32)
+    monkeypatch.setenv("GANTHOLOGY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GANTHOLOGY_IN_MEMORY_MAX", "1000")
+    kw = dict(dataset=f"folder:{folder}", image_size=16, batch_size=8, progress=False, sample_every=100,
+              channels_last=False)
+    whole = ganthology.train_model("dcgan", steps=6, out=str(tmp_path / "whole"), **kw)
+    half = ganthology.train_model("dcgan", steps=3, out=str(tmp_path / "half"), **kw)
+    ganthology.train_model("dcgan", resume=half, steps=6)
+    w, h = ganthology.load(whole), ganthology.load(half)
+    for (k, p), q in zip(w.state_dict().items(), h.state_dict().values()):
+        assert torch.equal(p, q), k

@@ -169,3 +169,12 @@ def test_every_config_field_has_help(name):
     blank = [s.name for s in field_specs(ganthology.get_model(name).Config) if not s.help.strip()]
     assert not blank, f"{name}: config fields without a comment (their --help is empty): {blank}"
 
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_no_model_setting_shadows_a_trainer_setting(name):
+    """`ganthology train NAME --help` lists the trainer's options and the model's: one name, one option."""
+    from ganthology.train import TrainConfig
+
+    shared = {f.name for f in dataclasses.fields(TrainConfig)} & {f.name for f in ganthology.get_model(name).config_fields()}
+    assert not shared, f"{name} has settings named like the trainer's: {sorted(shared)}"

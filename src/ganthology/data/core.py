@@ -54,6 +54,9 @@ class InMemoryDataset:
     groups: list[tuple[str, ...]] | None = None
     roles: dict[str, str] = field(default_factory=dict)  # key -> role, where it is not KEY_ROLES'
     attributes: list[str] = field(default_factory=list)  # names of the columns of `attr`
+    #: key -> the registered dataset its images are drawn from, where it is not this one (the
+    #: domains of mnist2mnistm are mnist and mnistm): what scores a translation into that domain
+    sources: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.groups is None:
@@ -96,7 +99,8 @@ class InMemoryDataset:
 
     def info(self) -> DataInfo:
         group_of = {k: i for i, g in enumerate(self.groups) for k in g}
-        parts = {k: Part(self.role(k), tuple(t.shape[1:]), group_of[k], self.group_len(group_of[k]))
+        parts = {k: Part(self.role(k), tuple(t.shape[1:]), group_of[k], self.group_len(group_of[k]),
+                         self.sources.get(k, self.name if self.role(k) == "image" else ""))
                  for k, t in self.tensors.items()}
         if self.is_vector:  # points, not images: no channels, no image size
             return DataInfo(name=self.name, channels=0, image_size=0, num_classes=self.num_classes,

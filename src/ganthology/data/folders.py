@@ -2,19 +2,25 @@
 unpaired domains in the CycleGAN or PyTorch-GAN layout.
 
 Images are decoded with Pillow (torchvision's image backend; torchvision.io's decoders are
-deprecated since 0.29) and turned into tensors by torchvision, centre-cropped to a square, resized once and kept in memory
-as uint8; a folder that does not fit in memory is beyond what this loader is for.
+deprecated since 0.29) and turned into tensors by torchvision, centre-cropped to a square and
+resized once, into uint8. A folder small enough is kept in memory; a larger one (CelebA is 202,599
+images, 10 GB at 128x128) is decoded once, image by image, into a uint8 file under the cache
+directory and memory-mapped, so a batch reads only its own images from disk (and the page cache)
+and the loader, its shuffles and its exact resume are the same.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
+import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import GanthologyError
-from .core import InMemoryDataset, resize_uint8
+from .core import InMemoryDataset, cache_dir, resize_uint8
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 
@@ -58,6 +64,39 @@ def _mode_for(paths: list[Path]) -> str:
     return "L" if all(c == 1 for c in probe) else "RGB"
 
 
+def in_memory_limit() -> int:
+    """Decoded bytes up to which a folder is kept in memory: $GANTHOLOGY_IN_MEMORY_MAX (bytes),
+    default 2 GiB; above it the folder is decoded into a memory-mapped cache file."""
+    return int(os.environ.get("GANTHOLOGY_IN_MEMORY_MAX") or 2 * 2**30)
+
+
+def decode_images(paths: list[Path], mode: str, image_size: int, crop=None) -> torch.Tensor:
+    """uint8 (N, C, S, S) of the files `paths`, each read as `mode`, cropped by `crop` (default:
+    the centre square) and resized to S = image_size. In memory when it fits `in_memory_limit()`,
+    else a memory-mapped array decoded once into the cache (keyed by the files, their sizes and
+    modification times, and the settings), written atomically so an interrupted build is redone."""
+    crop = crop or _square
+    c = 1 if mode == "L" else 3
+    shape = (len(paths), c, image_size, image_size)
+    if int(np.prod(shape)) <= in_memory_limit():
+        return torch.stack([crop(read_image(p, mode), image_size) for p in paths])
+    key = hashlib.sha256(repr((mode, image_size, getattr(crop, "__qualname__", str(crop)))).encode())
+    for p in paths:
+        st = p.stat()
+        key.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    target = cache_dir() / "datasets" / f"folder-{key.hexdigest()[:20]}-{image_size}{mode}.npy"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".tmp{os.getpid()}.npy")
+        with open(tmp, "wb") as f:  # a .npy header, then one image at a time: memory stays flat
+            np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False, "shape": shape})
+            for p in paths:
+                f.write(crop(read_image(p, mode), image_size).numpy().tobytes())
+        os.replace(tmp, target)
+    # copy-on-write mapping: writable for torch, the file itself is never changed
+    return torch.from_numpy(np.load(target, mmap_mode="c"))
+
+
 def image_folder(path: str, image_size: int) -> InMemoryDataset:
     """Every image under `path`. Images in sub-folders (`path/cat/*.jpg`, `path/dog/*.jpg`, the
     torchvision ImageFolder layout) get the sub-folder as class label."""
@@ -67,8 +106,7 @@ def image_folder(path: str, image_size: int) -> InMemoryDataset:
         raise GanthologyError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found under {folder}.")
     mode = _mode_for(paths)
     classes = sorted({p.parent.relative_to(folder).as_posix() for p in paths} - {"."})
-    x = torch.stack([_square(read_image(p, mode), image_size) for p in paths])
-    tensors = {"x": x}
+    tensors = {"x": decode_images(paths, mode, image_size)}
     if len(classes) > 1 and all(p.parent != folder for p in paths):
         index = {c: i for i, c in enumerate(classes)}
         tensors["y"] = torch.tensor([index[p.parent.relative_to(folder).as_posix()] for p in paths])
@@ -131,7 +169,7 @@ def unpaired_folder(path: str, image_size: int, train: bool = True, direction: s
         if not paths:
             raise GanthologyError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {sub}.")
         mode = _mode_for(paths)
-        domains.append(torch.stack([_square(read_image(p, mode), image_size) for p in paths]))
+        domains.append(decode_images(paths, mode, image_size))
     A, B = domains if direction == "AtoB" else domains[::-1]
     return InMemoryDataset(f"unpaired:{folder}", {"A": A, "B": B}, groups=[("A",), ("B",)],
                            roles={"A": "domain A", "B": "domain B"})

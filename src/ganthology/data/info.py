@@ -34,6 +34,7 @@ class Part:
     shape: tuple[int, ...]  # one item: (C, H, W) for images, () for a label, (K,) for attributes
     group: int = 0  # keys of one group are aligned and shuffled together; groups are independent
     length: int = 0  # items in its group (0: not recorded)
+    dataset: str = ""  # the registered dataset these images are drawn from (its evaluator scores them)
 
     def __post_init__(self):
         if self.role not in ROLES:

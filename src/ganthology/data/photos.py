@@ -103,40 +103,38 @@ def mnistm(root: str | None = None, image_size: int | None = None, train: bool =
 
 @register_dataset("mnist2mnistm")
 def mnist2mnistm(root: str | None = None, image_size: int | None = None, train: bool = True) -> InMemoryDataset:
-    """Unpaired domains: MNIST (A, grey, with labels y) and MNIST-M-like (B, colour), shuffled
-    independently; the test split adds B's labels (y_B) for scoring what a model kept of the digit."""
+    """Unpaired domains: MNIST (A, grey, with labels y) and MNIST-M-like (B, colour, with labels y_B,
+    which no model trains on: they score what a translation kept of the digit), shuffled
+    independently."""
     from .torchvision_sets import mnist_raw
 
     size = image_size or 32
     a, ya = mnist_raw(root or default_data_root(), train)
     b, yb = _mnistm_uint8(root or default_data_root(), train)
-    tensors = {"A": resize_uint8(a, size), "y": ya, "B": resize_uint8(b, size)}
-    groups = [("A", "y"), ("B",)]
-    if not train:
-        tensors["y_B"] = yb
-        groups = [("A", "y"), ("B", "y_B")]
+    # B's labels travel with B (for scoring what a translation kept); no model trains on them
+    tensors = {"A": resize_uint8(a, size), "y": ya, "B": resize_uint8(b, size), "y_B": yb}
+    groups = [("A", "y"), ("B", "y_B")]
     return InMemoryDataset("mnist2mnistm", tensors, num_classes=10, classes=[str(i) for i in range(10)],
-                           groups=groups, roles={"A": "domain A", "B": "domain B", "y_B": "label"})
+                           groups=groups, roles={"A": "domain A", "B": "domain B", "y_B": "label"},
+                           sources={"A": "mnist", "B": "mnistm"})
 
 
 @register_dataset("digits2photo")
 def digits2photo(root: str | None = None, image_size: int | None = None, train: bool = True) -> InMemoryDataset:
     """Offline unpaired domains, mnist2mnistm in small: scikit-learn's digits (A, grey, with labels
     y) and the same digits blended over photo patches as MNIST-M is (B, colour), shuffled
-    independently, 32x32. 1,497 digits train, the other 300 are the test split, where B keeps its
-    labels (y_B)."""
+    independently, 32x32, B's labels (y_B) kept for scoring only. 1,497 digits train, the other
+    300 are the test split."""
     from .embedded import EDGES_TRAIN, _digits_uint8
 
     x, y = _digits_uint8()
     x, y = (x[:EDGES_TRAIN], y[:EDGES_TRAIN]) if train else (x[EDGES_TRAIN:], y[EDGES_TRAIN:])
     a = resize_uint8(x, image_size or 32)
     b = blend_digits(a * (a > 96), photographs(), seed=2 if train else 3)  # binarised at 3/8 of full ink
-    tensors, groups = {"A": a, "y": y, "B": b}, [("A", "y"), ("B",)]
-    if not train:
-        tensors["y_B"] = y.clone()
-        groups = [("A", "y"), ("B", "y_B")]
+    tensors, groups = {"A": a, "y": y, "B": b, "y_B": y.clone()}, [("A", "y"), ("B", "y_B")]
     return InMemoryDataset("digits2photo", tensors, num_classes=10, classes=[str(i) for i in range(10)],
-                           groups=groups, roles={"A": "domain A", "B": "domain B", "y_B": "label"})
+                           groups=groups, roles={"A": "domain A", "B": "domain B", "y_B": "label"},
+                           sources={"A": "digits"})
 
 
 SR_HELD_OUT = ("coffee.png", "china.jpg")  # whole photographs that no training crop comes from

@@ -65,6 +65,7 @@ class EvaluatorSpec:
 EVALUATORS = {
     "mnist-lenet": EvaluatorSpec("mnist", 32, 1, epochs=3, min_accuracy=0.99),
     "fashion-lenet": EvaluatorSpec("fashion_mnist", 32, 1, epochs=5, min_accuracy=0.90),
+    "mnistm-lenet": EvaluatorSpec("mnistm", 32, 3, epochs=3, min_accuracy=0.95),
     "digits-lenet": EvaluatorSpec("digits", 16, 1, epochs=60, min_accuracy=0.93, holdout=300),
     # The network and weights of pytorch-fid / torch-fidelity ("FID"); scores RGB (grey is repeated).
     "inception-v3": EvaluatorSpec(None, 299, 3, num_classes=1008, kind="inception"),
@@ -259,3 +260,17 @@ def load_evaluator(name: str, inception_weights: str | None = None) -> Evaluator
     except Exception as e:  # corrupt file of any kind
         raise GanthologyError(f"{path} is unreadable ({type(e).__name__}); retrain with 'ganthology evaluator train {name}'.") from None
     return Evaluator(name, net, meta)
+
+
+def evaluator_for(dataset: str | None, data_root: str | None = None, log=print) -> Evaluator | None:
+    """The project-trained evaluator of `dataset` (None if it has none), trained and cached on first
+    use: what a translation model's held-out scores use for the domain it translates into."""
+    name = next((n for n, spec in EVALUATORS.items() if spec.dataset == dataset and spec.kind == "lenet"), None)
+    if name is None or not dataset:
+        return None
+    try:
+        return load_evaluator(name)
+    except GanthologyError:
+        log(f"training the evaluator {name} once (cached in {evaluator_path(name).parent})")
+        with torch.enable_grad():  # callers score under no_grad
+            return train_evaluator(name, data_root, log=log)

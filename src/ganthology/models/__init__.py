@@ -6,6 +6,7 @@ from . import acgan, cluster_gan, infogan, sgan  # noqa: F401
 from . import aae, bigan, vae_gan  # noqa: F401
 from . import stargan  # noqa: F401
 from . import pixelda  # noqa: F401
+from . import cyclegan  # noqa: F401
 from . import srgan, srresnet  # noqa: F401
 from .base import DataInfo, GANModel, frozen
 
