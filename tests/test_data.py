@@ -389,3 +389,16 @@ def test_training_on_a_memory_mapped_folder_resumes_exactly(tmp_path, monkeypatc
     w, h = ganthology.load(whole), ganthology.load(half)
     for (k, p), q in zip(w.state_dict().items(), h.state_dict().values()):
         assert torch.equal(p, q), k
+
+
+def test_celeba_above_the_in_memory_limit_is_mapped_from_the_cache_with_the_same_faces(tmp_path, monkeypatch):
+    from .test_stargan import celeba_fixture
+
+    root = celeba_fixture(tmp_path, n=24)
+    monkeypatch.setenv("GANTHOLOGY_CACHE", str(tmp_path / "cache"))
+    in_memory = build_dataset(f"celeba:{root}", image_size=16)
+    monkeypatch.setenv("GANTHOLOGY_IN_MEMORY_MAX", "100")
+    mapped = build_dataset(f"celeba:{root}", image_size=16)
+    assert list((tmp_path / "cache" / "datasets").glob("folder-*.npy"))
+    assert torch.equal(mapped.tensors["x"], in_memory.tensors["x"])
+    assert torch.equal(mapped.tensors["attr"], in_memory.tensors["attr"])

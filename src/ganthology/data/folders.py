@@ -224,10 +224,11 @@ def celeba_folder(spec: str, image_size: int, train: bool = True) -> InMemoryDat
         attr = torch.tensor([[float(r[1 + c] == "1") for c in cols] for r in rows])
     except IndexError:
         raise GanthologyError(f"a line of {table} has fewer values than the {len(all_names)} attribute names.") from None
-    x = []
-    for r in rows:
-        img = read_image(images / r[0], "RGB")
-        side = min(CELEBA_CROP, *img.shape[-2:])
-        x.append(resize_uint8(TF.center_crop(img, [side, side]).unsqueeze(0), image_size)[0])
-    return InMemoryDataset(f"celeba:{folder}:{','.join(chosen)}", {"x": torch.stack(x), "attr": attr},
-                           attributes=chosen)
+    # all of CelebA at 128x128 is 10 GB: above the in-memory limit it is decoded once to a mapped cache
+    x = decode_images([images / r[0] for r in rows], "RGB", image_size, crop=_celeba_crop)
+    return InMemoryDataset(f"celeba:{folder}:{','.join(chosen)}", {"x": x, "attr": attr}, attributes=chosen)
+
+
+def _celeba_crop(img: torch.Tensor, image_size: int) -> torch.Tensor:
+    side = min(CELEBA_CROP, *img.shape[-2:])
+    return resize_uint8(TF.center_crop(img, [side, side]).unsqueeze(0), image_size)[0]
