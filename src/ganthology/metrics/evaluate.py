@@ -220,7 +220,11 @@ class EvalCriterion:
         if model.data.is_vector:
             return float(evaluate_model(model, None, n=self.n, seed=self.seed)[self.key])
         if self.ev is None:
-            return float(held_out_metrics(model, self.data_root, n=self.n)[self.key])
+            out = held_out_metrics(model, self.data_root, n=self.n)
+            if self.key not in out:  # a score the model reports only on some data (psnr needs a ground truth)
+                raise GanthologyError(f"{model.name} reports no {self.key} on {model.data.name}; choose "
+                                      f"--eval-metric from {', '.join(k for k in out if k != 'n')}.")
+            return float(out[self.key])
         family = {"precision": "pr", "recall": "pr", "classes": "classes"}.get(self.family, self.family)
         out = evaluate_model(model, self.ev, n=self.n, data_root=self.data_root, seed=self.seed,
                              metrics=(family,), reference=self.ev.spec.dataset or model.data.name)
