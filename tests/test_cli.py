@@ -144,6 +144,11 @@ def test_unknown_flag():
     assert_one_line_error(run_cli("train", "dcgan", "--lr", "fast"), "fast")
 
 
+def test_a_run_of_no_steps_is_refused(tmp_path):
+    r = run_cli("train", "dcgan", "--dataset", "digits", "--steps", "0", "--out", str(tmp_path / "r"))
+    assert_one_line_error(r, "--steps must be at least 1")
+
+
 def test_unknown_key_in_yaml(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("lamda_gp: 5\n")

@@ -212,6 +212,8 @@ class Trainer:
     def _total_steps(self, loader: InMemoryLoader) -> int:
         if self.cfg.steps is not None and self.cfg.epochs is not None:
             raise GanthologyError("give --steps or --epochs, not both.")
+        if (self.cfg.steps is not None and self.cfg.steps < 1) or (self.cfg.epochs is not None and self.cfg.epochs <= 0):
+            raise GanthologyError("--steps must be at least 1 (and --epochs above 0): a run takes at least one step.")
         if self.cfg.epochs is not None:
             return max(1, math.ceil(self.cfg.epochs * loader.steps_per_epoch))
         return self.cfg.steps if self.cfg.steps is not None else DEFAULT_STEPS
