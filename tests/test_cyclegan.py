@@ -130,3 +130,39 @@ def test_cyclegan_learns_to_translate_both_ways(tmp_path, expect, one_thread):
            fd_ratio=(trained["fd_BtoA"] / untrained["fd_BtoA"], "<", 0.2),
            fd_vs_identity=(trained["fd_BtoA"] / trained["identity_fd_BtoA"], "<", 1.0),
            digit_kept_BtoA=(trained["digit_kept_BtoA"], ">", trained["identity_digit_kept_BtoA"]))
+
+
+def test_stopped_in_its_decay_it_resumes_exactly_with_both_domains_and_the_pool(tmp_path, monkeypatch):
+    """Unpaired domains (two shuffles and positions), the image pool (buffers) and the decaying
+    learning rate, stopped at step 6 of 8 (Ctrl-C) and resumed: the same losses, rates and weights."""
+    import os
+    import signal
+
+    from ganthology import registry
+    from ganthology.train.checkpoint import load_checkpoint
+    from ganthology.train.logger import read_metrics
+
+    class Stopping(ganthology.get_model("cyclegan")):
+        stop_after = 0
+
+        def train_step(self, batch, step):
+            if step + 1 == self.stop_after:
+                os.kill(os.getpid(), signal.SIGINT)  # the trainer finishes this step, checkpoints, stops
+            return super().train_step(batch, step)
+
+    monkeypatch.setattr(Stopping, "name", "cyclegan_stopping")
+    monkeypatch.setitem(registry._MODELS, "cyclegan_stopping", Stopping)
+    kw = dict(dataset="digits2photo", steps=8, log_every=1, progress=False, sample_every=100, channels_last=False,
+              **{**tiny("cyclegan"), "decay_from": 0.5, "pool_size": 3})
+    full = read_metrics(ganthology.train_model("cyclegan_stopping", out=str(tmp_path / "full"), **kw) / "metrics.csv")
+    assert float(full[-1]["lr_G"]) < float(full[0]["lr_G"]), "the run decays"
+    monkeypatch.setattr(Stopping, "stop_after", 6)
+    ganthology.train_model("cyclegan_stopping", out=str(tmp_path / "part"), **kw)
+    assert load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")["step"] == 6
+    monkeypatch.setattr(Stopping, "stop_after", 0)
+    resumed = read_metrics(ganthology.train_model("cyclegan_stopping", resume=tmp_path / "part") / "metrics.csv")
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "images_per_s"} for r in rows]  # noqa: E731
+    assert strip(resumed) == strip(full)
+    a, b = (load_checkpoint(tmp_path / r / "checkpoints" / "last.pt") for r in ("full", "part"))
+    assert a["loader"] == b["loader"] and len(a["loader"]["groups"]) == 2
+    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])  # pool_A/B included
