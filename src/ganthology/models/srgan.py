@@ -43,7 +43,7 @@ class SRGANConfig:
     ndf: int = 64  # figure 4: D's convolutions grow 64, 64, 128, 128, 256, 256, 512, 512
     fc: int = 1024  # figure 4: D's dense layer of 1024 units before the single output
     vgg_layer: str = "relu5_4"  # eq. 5: phi_5,4 after the ReLU (SRGAN-VGG54); relu2_2 is SRGAN-VGG22
-    vgg_scale: float = 1 / 12.75  # section 3.2: VGG feature maps rescaled by 1/12.75, a loss on the MSE's scale
+    vgg_scale: float = 1 / 12.75  # section 3.2: the VGG loss on the MSE's scale (random-init fallback: try 1)
     lambda_adv: float = 1e-3  # eq. 3: l_SR = l_X + 10^-3 l_Gen
     vgg_weights: str = "auto"  # torchvision's vgg19-dcbb9e9d.pth: a path, or auto (torch's cache; random-init fallback)
     init_from: str = ""  # section 3.2: start G from a trained srresnet (its run folder, checkpoint or export)
