@@ -248,10 +248,10 @@ def test_upscale_cli_refuses_in_one_sentence_and_writes_nothing(runs, tmp_path):
 
 # --- learning -----------------------------------------------------------------------------------
 # SRResNet at a tiny width (ngf 16, 2 blocks) on photo_sr's 48x48 crops (so 12x12 LR), Adam at 1e-3,
-# batch 16, 400 steps (about 40 s on one core), scored on the 96 held-out 48x48 tiles of coffee and
-# china. Beating bicubic (29.4 dB on these tiles) is out of reach at this budget (23.1 dB after 400
-# steps, seed 0; the SRResNet of docs/results.md needs minutes), so the test asks what it can:
-# PSNR well above the untrained network's, the same network from the same seed.
+# batch 16, 400 steps (15 s on an idle core, ~55 s on a shared one), scored on the 96 held-out 48x48
+# tiles of coffee and china. Beating bicubic (29.4 dB on these tiles) is out of reach at this budget
+# (23.1 dB after 400 steps, seed 0; even the 13.6-minute run of docs/results.md ends 1.2 dB short),
+# so the test asks what it can: PSNR well above the untrained network's, same network, same seed.
 LEARN_STEPS, LEARN_GAIN = 400, 10.0  # gains over seeds 0, 1, 2: 12.88, 12.59, 12.75 dB; -0.19 untrained
 
 
