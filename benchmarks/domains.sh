@@ -2,12 +2,13 @@
 # Train and score the translation, restoration and adaptation models as docs/results.md reports
 # them: one run per model, then `ganthology eval` (its held-out numbers) into OUT/MODEL.json.
 #   benchmarks/domains.sh OUT [MODEL ...]      default: every model below
-# DEVICE=cuda|cpu|auto (default auto); STEPS overrides the budget; real MNIST under $GANTHOLOGY_DATA.
+# DEVICE=cuda|cpu|auto (default auto); STEPS overrides each budget; real MNIST under $GANTHOLOGY_DATA.
+# srgan starts from OUT/srresnet, so run srresnet first (the default order does).
 # GANTHOLOGY="python3 -m ganthology" runs it from a source tree without installing.
 set -euo pipefail
 out=${1:?usage: benchmarks/domains.sh OUT [MODEL ...]}
 shift
-models=${*:-cyclegan}
+models=${*:-cyclegan pixelda pixelda-source-only stargan srresnet srgan}
 g=${GANTHOLOGY:-ganthology}
 run() {  # run NAME MODEL [train options...]
     local name=$1
@@ -21,6 +22,14 @@ for m in $models; do
         # paper settings (batch 1, 6 residual blocks below 256x256, lambda_cyc 10, pool 50, decay
         # over the second half) on 32x32 MNIST <-> MNIST-M-like
         cyclegan) run cyclegan cyclegan --dataset mnist2mnistm --steps "${STEPS:-8000}" ;;
+        # paper settings (batch 32, Adam 1e-3, alpha 0.13, beta 0.011); the baseline: T on the source alone
+        pixelda) run pixelda pixelda --dataset mnist2mnistm --steps "${STEPS:-300}" ;;
+        pixelda-source-only) run pixelda-source-only pixelda --dataset mnist2mnistm --steps "${STEPS:-300}" --source-only ;;
+        # paper hyper-parameters at CPU widths (16 filters, 2 residual blocks)
+        stargan) run stargan stargan --dataset digit_attrs --steps "${STEPS:-4000}" --g-conv-dim 16 --d-conv-dim 16 --g-repeat-num 2 ;;
+        # CPU widths (16 channels, 4 blocks), Adam 1e-3 decaying over the second half; srgan starts from it
+        srresnet) run srresnet srresnet --dataset photo_sr --ngf 16 --n-blocks 4 --lr 1e-3 --lr-decay-from 0.5 --steps "${STEPS:-3600}" ;;
+        srgan) run srgan srgan --dataset photo_sr --init-from "$out/srresnet" --ngf 16 --n-blocks 4 --ndf 32 --batch-size 8 --vgg-scale 1 --steps "${STEPS:-400}" ;;
         *) echo "unknown model $m" >&2; exit 2 ;;
     esac
 done

@@ -176,14 +176,20 @@ def test_photo_sr_uses_its_lr_and_an_image_folder_gets_lr_made_on_the_fly(tmp_pa
 
 
 def test_held_out_metrics_score_bicubic_the_same_way():
-    from ganthology.metrics.scores import paired_scores
+    from ganthology.metrics.scores import super_resolution_scores
 
     test = build_dataset("photo_sr", train=False)
     batch = InMemoryLoader(test, 1).fixed_batch(8)
     model = ganthology.build_model("srresnet", tiny("srresnet"), test.info())
     scores = model.held_out_metrics(batch)
     bic = bicubic_up(batch["lr"])
-    assert scores["psnr_bicubic"] == paired_scores(bic, batch["x"])["psnr"]
+    assert scores["psnr_bicubic"] == super_resolution_scores(bic, batch["x"], 4, batch["photo"])["psnr"]
+    # per photograph: the PSNR of each photograph's pooled squared error on luma, averaged
+    half = (super_resolution_scores(bic[:4], batch["x"][:4], 4)["psnr"], super_resolution_scores(bic[4:], batch["x"][4:], 4)["psnr"])
+    batch["photo"] = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    two = model.held_out_metrics(batch)
+    assert two["psnr_tiles_bicubic"] == pytest.approx(sum(half) / 2, abs=1e-4)
+    assert two["psnr_bicubic"] < two["psnr_tiles_bicubic"] + 1e-6, "pooling first weighs a flat tile less"
     assert scores["sharpness_bicubic"] == sharpness(bic, batch["x"]) < 1  # bicubic is smooth
     assert sharpness(batch["x"], batch["x"]) == 1.0
 
@@ -249,10 +255,11 @@ def test_upscale_cli_refuses_in_one_sentence_and_writes_nothing(runs, tmp_path):
 # --- learning -----------------------------------------------------------------------------------
 # SRResNet at a tiny width (ngf 16, 2 blocks) on photo_sr's 48x48 crops (so 12x12 LR), Adam at 1e-3,
 # batch 16, 400 steps (15 s on an idle core, ~55 s on a shared one), scored on the 96 held-out 48x48
-# tiles of coffee and china. Beating bicubic (29.4 dB on these tiles) is out of reach at this budget
-# (23.1 dB after 400 steps, seed 0; even the 13.6-minute run of docs/results.md ends 1.2 dB short),
-# so the test asks what it can: PSNR well above the untrained network's, same network, same seed.
-LEARN_STEPS, LEARN_GAIN = 400, 10.0  # gains over seeds 0, 1, 2: 12.88, 12.59, 12.75 dB; -0.19 untrained
+# tiles of coffee and china (PSNR on luma per photograph, the paper's protocol). Beating bicubic
+# (25.06 dB) is out of reach at this budget (24.0-24.4 dB after 400 steps; the 3,600-step run of
+# docs/results.md beats it), so the test asks what it can: PSNR well above the untrained network's,
+# same network, same seed.
+LEARN_STEPS, LEARN_GAIN = 400, 10.0  # gains over seeds 0, 1, 2: 12.31, 11.72, 12.12 dB; -0.19 untrained
 
 
 @pytest.mark.learning
@@ -268,3 +275,29 @@ def test_srresnet_learns_to_upscale(tmp_path, one_thread, expect):
     print(f"srresnet: PSNR untrained {untrained['psnr']:.2f} dB -> trained {trained['psnr']:.2f} dB "
           f"(bicubic {trained['psnr_bicubic']:.2f} dB)")
     expect(psnr_gain=(trained["psnr"] - untrained["psnr"], ">", LEARN_GAIN))
+
+
+def test_sub_pixel_convolutions_start_without_a_checkerboard():
+    """ICNR (Aitken et al. 2017): at initialisation each x2 sub-pixel layer is a nearest-neighbour
+    upsampling, so the four pixels of every 2x2 output block are equal."""
+    from ganthology.nn.srresnet import SRResNetGenerator
+
+    G = SRResNetGenerator(3, 8, 1, 4)
+    h = torch.randn(2, 8, 5, 5)
+    for conv, shuffle in ((G.upsample[0], G.upsample[1]), (G.upsample[3], G.upsample[4])):
+        out = shuffle(conv(h))
+        assert torch.allclose(out[..., 0::2, 0::2], out[..., 1::2, 1::2])
+        assert torch.allclose(out[..., 0::2, 0::2], out[..., 0::2, 1::2])
+
+
+def test_super_resolution_psnr_follows_the_papers_protocol():
+    """Section 3.3: PSNR on the luma channel with a 4-pixel border removed: an error confined to the
+    border does not count, and a pure chroma change counts less than the same change in luma."""
+    from ganthology.metrics.scores import luma, super_resolution_scores
+
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    edge = x.clone()
+    edge[..., :4, :] = -1
+    assert super_resolution_scores(edge, x, 4)["psnr"] > 80
+    grey = torch.full((1, 3, 4, 4), 0.2)
+    assert torch.allclose(luma(grey), torch.full((1, 1, 4, 4), (0.6 * 219 + 16) / 255 * 2 - 1))

@@ -16,8 +16,9 @@ cache directory.
 
 `photo_sr` is a super-resolution set: 96x96 crops of eight of the photographs for training (random
 positions and flips from a fixed seed, SRGAN's patch size, Ledig et al. 2017 section 3.2), and every
-non-overlapping 96x96 tile of the two held-out photographs (coffee, china) for testing; each high-
-resolution crop `x` comes with its x4 bicubic downscale `lr` (24x24), the input of SRGAN and ESRGAN.
+non-overlapping 96x96 tile of the two held-out photographs (coffee, china) for testing, with the
+index of its photograph (`photo`); each high-resolution crop `x` comes with its x4 bicubic
+downscale `lr` (24x24), the input of SRGAN and ESRGAN.
 """
 from __future__ import annotations
 
@@ -170,11 +171,16 @@ def photo_sr(root: str | None = None, image_size: int | None = None, train: bool
             crops.append(c.flip(-1) if torch.rand(1, generator=g) < 0.5 else c)
         x = torch.stack(crops)
     else:
-        tiles = []
-        for n in SR_HELD_OUT:
+        tiles, photo = [], []
+        for i, n in enumerate(SR_HELD_OUT):
             p = photos[n]
             for top in range(0, p.shape[1] - size + 1, size):
                 for left in range(0, p.shape[2] - size + 1, size):
                     tiles.append(p[:, top : top + size, left : left + size])
+                    photo.append(i)
         x = torch.stack(tiles)
+        # which held-out photograph each tile is cut from: PSNR is computed per photograph, as the
+        # SR papers compute it per test image, not per tile (a flat tile of sky would outweigh detail)
+        return InMemoryDataset("photo_sr", {"x": x.contiguous(), "lr": bicubic_downscale(x, SR_SCALE),
+                                            "photo": torch.tensor(photo)}, roles={"photo": "label"})
     return InMemoryDataset("photo_sr", {"x": x.contiguous(), "lr": bicubic_downscale(x, SR_SCALE)})

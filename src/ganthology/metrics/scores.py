@@ -50,4 +50,38 @@ def paired_scores(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     return {"psnr": psnr, "ssim": ssim, "l1": float((pred.float().cpu() - target.float().cpu()).abs().mean())}
 
 
-__all__ = ["class_coverage", "conditional_accuracy", "inception_score", "paired_scores", "psnr_ssim"]
+def luma(x: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB in [-1, 1] -> (N, 1, H, W) luma Y of ITU-R BT.601 (MATLAB's rgb2ycbcr, which
+    super-resolution papers score on: Y in [16, 235] / 255), mapped back to [-1, 1]'s scale; a grey
+    image is returned as it is."""
+    if x.shape[1] == 1:
+        return x
+    rgb = (x.float() + 1) / 2
+    w = torch.tensor([65.481, 128.553, 24.966], device=x.device).view(1, 3, 1, 1) / 255
+    y = (rgb * w).sum(1, keepdim=True) + 16 / 255
+    return y * 2 - 1
+
+
+def super_resolution_scores(pred: torch.Tensor, target: torch.Tensor, scale: int,
+                            image: torch.Tensor | None = None) -> dict[str, float]:
+    """PSNR and SSIM the way the SR papers report them (SRGAN, Ledig et al. 2017, section 3.3: "on the
+    y-channel of center-cropped, removal of a 4-pixel wide strip from each border"): on luma, with
+    `scale` pixels shaved from each border; L1 on the whole RGB images. `image` (N,) says which test
+    image each item (a tile) is cut from: PSNR is then that of each image's pooled squared error,
+    averaged over the images, as the papers average over test images (`psnr_tiles` keeps the mean
+    over tiles, where a nearly flat tile counts as much as one full of detail)."""
+    s = scale
+    y_pred, y_true = luma(pred)[..., s:-s, s:-s].float().cpu(), luma(target)[..., s:-s, s:-s].float().cpu()
+    psnr, ssim = psnr_ssim(y_pred, y_true)
+    out = {"psnr": psnr, "ssim": ssim, "l1": float((pred.float().cpu() - target.float().cpu()).abs().mean())}
+    if image is not None:
+        mse = (((y_pred - y_true) / 2) ** 2).flatten(1).mean(1)  # per tile, on [0, 1]'s scale
+        image = image.cpu()
+        per_image = [mse[image == i].mean() for i in image.unique()]
+        out = {"psnr": float(torch.stack([-10 * torch.log10(m) for m in per_image]).mean()),
+               "psnr_tiles": psnr} | {k: v for k, v in out.items() if k != "psnr"}
+    return out
+
+
+__all__ = ["class_coverage", "conditional_accuracy", "inception_score", "luma", "paired_scores", "psnr_ssim",
+           "super_resolution_scores"]

@@ -14,6 +14,20 @@ import torch
 from torch import nn
 
 
+def icnr_(conv: nn.Conv2d, r: int = 2) -> None:
+    """Initialise a sub-pixel convolution (conv -> PixelShuffle(r)) so that it starts as a
+    nearest-neighbour upsampling of a freshly initialised convolution: the r*r sub-kernels that
+    PixelShuffle interleaves into each output block are copies of one. Independent sub-kernels start
+    with a checkerboard that training on flat regions is slow to remove (Aitken, Ledig, Theis et al.
+    2017, "Checkerboard artifact free sub-pixel convolution", arXiv:1707.02937, by SRGAN's authors)."""
+    out_c, in_c, kh, kw = conv.weight.shape
+    sub = nn.Conv2d(in_c, out_c // r**2, (kh, kw))  # PyTorch's default initialisation
+    with torch.no_grad():
+        # PixelShuffle sends channel c * r^2 + k to output channel c: repeat each sub-kernel r^2 times
+        conv.weight.copy_(sub.weight.repeat_interleave(r**2, dim=0))
+        conv.bias.copy_(sub.bias.repeat_interleave(r**2))
+
+
 class SRResidualBlock(nn.Module):
     """conv3-n64-s1, BN, PReLU, conv3-n64-s1, BN, plus the identity (figure 4; the block of Gross
     and Wilber's ResNet variant the paper cites in section 2.2.3)."""
@@ -32,7 +46,8 @@ class SRResidualBlock(nn.Module):
 class SRResNetGenerator(nn.Module):
     """(B, C, h, w) -> (B, C, scale*h, scale*w). Figure 4 (top): a 9x9 conv and PReLU, B residual
     blocks, a 3x3 conv and BN added to the first activation (the global skip), log2(scale) sub-pixel
-    blocks (conv3-n256, PixelShuffle x2, PReLU; Shi et al. 2016) and a 9x9 output conv.
+    blocks (conv3-n256, PixelShuffle x2, PReLU; Shi et al. 2016; ICNR-initialised, `icnr_`) and a
+    9x9 output conv.
 
     The output conv has no activation (figure 4 ends in a plain conv): its range is all of R and so
     contains the [-1, 1] of the targets, unlike a Tanh against ImageNet-normalised targets (range
@@ -48,7 +63,9 @@ class SRResNetGenerator(nn.Module):
         self.post = nn.Sequential(nn.Conv2d(ngf, ngf, 3, padding=1), nn.BatchNorm2d(ngf))
         up: list[nn.Module] = []
         for _ in range(int(math.log2(scale))):  # (B, ngf, h, w) -> (B, 4 ngf, h, w) -> (B, ngf, 2h, 2w)
-            up += [nn.Conv2d(ngf, ngf * 4, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(ngf)]
+            conv = nn.Conv2d(ngf, ngf * 4, 3, padding=1)
+            icnr_(conv)
+            up += [conv, nn.PixelShuffle(2), nn.PReLU(ngf)]
         self.upsample = nn.Sequential(*up)
         self.tail = nn.Conv2d(ngf, channels, 9, padding=4)
         self.scale = scale
