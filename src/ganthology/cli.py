@@ -624,7 +624,11 @@ def probe_cmd(path, which, n_train, n_test, data_root, seed, json_path):
 
 # --- entry point ------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user mistakes become one line on stderr and a non-zero exit."""
+    """Console entry point: user mistakes become one line on stderr and a non-zero exit; warnings
+    (missing VGG weights and their fallback, ...) one line each, without Python's file:line prefix."""
+    import warnings
+
+    warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
     try:
         rv = cli.main(args=argv, prog_name="ganthology", standalone_mode=False)
     except GanthologyError as e:
