@@ -301,3 +301,15 @@ def test_super_resolution_psnr_follows_the_papers_protocol():
     assert super_resolution_scores(edge, x, 4)["psnr"] > 80
     grey = torch.full((1, 3, 4, 4), 0.2)
     assert torch.allclose(luma(grey), torch.full((1, 1, 4, 4), (0.6 * 219 + 16) / 255 * 2 - 1))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_srresnet_and_srgan_build_and_step_for_grey_and_colour(channels):
+    """Any channel count: G upscales C channels to C channels, D and the VGG loss take them (grey is
+    repeated to the VGG's three)."""
+    info = DataInfo(name=f"c{channels}", channels=channels, image_size=16)
+    for name in ("srresnet", "srgan"):
+        model = ganthology.build_model(name, tiny(name), info)
+        assert model.translate(torch.rand(2, channels, 5, 7) * 2 - 1).shape == (2, channels, 20, 28)
+        logs = model.train_step({"x": torch.rand(4, channels, 16, 16) * 2 - 1}, 0)
+        assert all(torch.isfinite(v) for v in logs.values())
