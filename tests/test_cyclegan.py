@@ -68,7 +68,7 @@ def test_identity_loss_only_between_domains_of_the_same_channels():
 
 
 def test_the_learning_rate_decays_linearly_to_zero_over_the_second_half():
-    model = ganthology.build_model("cyclegan", tiny("cyclegan"), _info(1, 3))
+    model = ganthology.build_model("cyclegan", {**tiny("cyclegan"), "decay_from": 0.5}, _info(1, 3))
     model.total_steps = 100
     model.setup_optimizers()
     lrs = []
