@@ -86,6 +86,26 @@ def offline_dataset_for(cls) -> str:
     raise AssertionError(f"no offline dataset holds {needs} for {cls.name}")
 
 
+def stoppable(monkeypatch, base, name: str):
+    """`base` (a model class) registered as `name`, with a `stop_after` step after which the run is
+    stopped as by Ctrl-C (the trainer finishes that step, checkpoints and stops; 0: never)."""
+    import signal
+
+    from ganthology import registry
+
+    class Stopping(base):
+        stop_after = 0
+
+        def train_step(self, batch, step):
+            if step + 1 == self.stop_after:
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().train_step(batch, step)
+
+    monkeypatch.setattr(Stopping, "name", name)
+    monkeypatch.setitem(registry._MODELS, name, Stopping)
+    return Stopping
+
+
 def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """`ganthology ARGS` in a subprocess, as a user would run it."""
     env = dict(os.environ)

@@ -12,7 +12,7 @@ from ganthology.data.info import DataInfo, Part
 from ganthology.models.cyclegan import ImagePool
 from ganthology.nn import PatchGANDiscriminator, ResnetGenerator
 
-from .conftest import SEED, run_cli, tiny
+from .conftest import SEED, run_cli, stoppable, tiny
 
 
 def _info(c_a: int, c_b: int, size: int = 32) -> DataInfo:
@@ -135,23 +135,10 @@ def test_cyclegan_learns_to_translate_both_ways(tmp_path, expect, one_thread):
 def test_stopped_in_its_decay_it_resumes_exactly_with_both_domains_and_the_pool(tmp_path, monkeypatch):
     """Unpaired domains (two shuffles and positions), the image pool (buffers) and the decaying
     learning rate, stopped at step 6 of 8 (Ctrl-C) and resumed: the same losses, rates and weights."""
-    import os
-    import signal
-
-    from ganthology import registry
     from ganthology.train.checkpoint import load_checkpoint
     from ganthology.train.logger import read_metrics
 
-    class Stopping(ganthology.get_model("cyclegan")):
-        stop_after = 0
-
-        def train_step(self, batch, step):
-            if step + 1 == self.stop_after:
-                os.kill(os.getpid(), signal.SIGINT)  # the trainer finishes this step, checkpoints, stops
-            return super().train_step(batch, step)
-
-    monkeypatch.setattr(Stopping, "name", "cyclegan_stopping")
-    monkeypatch.setitem(registry._MODELS, "cyclegan_stopping", Stopping)
+    Stopping = stoppable(monkeypatch, ganthology.get_model("cyclegan"), "cyclegan_stopping")
     kw = dict(dataset="digits2photo", steps=8, log_every=1, progress=False, sample_every=100, channels_last=False,
               **{**tiny("cyclegan"), "decay_from": 0.5, "pool_size": 3})
     full = read_metrics(ganthology.train_model("cyclegan_stopping", out=str(tmp_path / "full"), **kw) / "metrics.csv")

@@ -15,7 +15,7 @@ import ganthology
 from ganthology.train.checkpoint import atomic_write, load_checkpoint
 from ganthology.train.logger import read_metrics
 
-from .conftest import ROOT, offline_dataset_for, tiny
+from .conftest import ROOT, offline_dataset_for, stoppable, tiny
 
 FAST = dict(log_every=1, sample_every=1000, progress=False, channels_last=False)
 
@@ -84,22 +84,13 @@ def test_a_learning_rate_schedule_is_stepped_logged_and_resumed_exactly_across_i
     """A model's schedulers() (here DCGAN with CycleGAN's constant-then-linear decay over the run's
     total_steps) are stepped once per train_step, logged as lr_<key>, and checkpointed: a run
     stopped in the middle of the decay resumes to the same rates, losses and weights."""
-    from ganthology import registry
     from ganthology.models.base import constant_then_linear_decay
 
     class DecayingDCGAN(ganthology.get_model("dcgan")):
-        stop_after = 0  # Ctrl-C after this step (0: never), as a user stops a run
-
         def schedulers(self):
             return {k: constant_then_linear_decay(o, self.total_steps, decay_from=0.5) for k, o in self.opt.items()}
 
-        def train_step(self, batch, step):
-            if step + 1 == self.stop_after:
-                os.kill(os.getpid(), signal.SIGINT)  # the trainer finishes this step, checkpoints, stops
-            return super().train_step(batch, step)
-
-    monkeypatch.setattr(DecayingDCGAN, "name", "dcgan_decay")
-    monkeypatch.setitem(registry._MODELS, "dcgan_decay", DecayingDCGAN)
+    DecayingDCGAN = stoppable(monkeypatch, DecayingDCGAN, "dcgan_decay")
     full = read_metrics(_train("dcgan_decay", tmp_path / "full", steps=8) / "metrics.csv")
     lr = float(full[0]["lr_G"])
     assert [float(r["lr_G"]) / lr for r in full] == pytest.approx([1, 1, 1, 1, 0.75, 0.5, 0.25, 0.0])
