@@ -50,8 +50,9 @@ def parse_seeds(text: str) -> list[int]:
 
 def run_pytest(env_extra: dict, log: Path, threads: int, select: list[str]) -> tuple[int, str]:
     env = {**os.environ, **env_extra, "GANTHOLOGY_LEARNING_LOG": str(log), "OMP_NUM_THREADS": str(threads)}
-    cmd = [sys.executable, "-m", "pytest", "-m", "learning", "-q", "-p", "no:cacheprovider", "--durations=0",
-           *select]
+    # -n 0: one process per (seed, path), its threads set here (the suite's own -n auto would split it)
+    cmd = [sys.executable, "-m", "pytest", "-m", "learning", "-n", "0", "-q", "-p", "no:cacheprovider",
+           "--durations=0", *select]
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     return r.returncode, r.stdout + r.stderr
 
