@@ -156,8 +156,7 @@ def sample_cmd(path, n, out, nrow, individual, labels, input_path, resize, seed,
 
     if n is not None and n < 1:
         raise GanthologyError("--n must be at least 1.")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise GanthologyError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu.")
+    _check_device(device)
     model = load(path, device=device)
     torch.manual_seed(seed)
     p = Path(path)
@@ -409,13 +408,10 @@ def latent_group():
 
 
 def _latent_setup(path, device, out, default_name):
-    import torch
-
     from .api import load
     from .latent import check_latent
 
-    if device == "cuda" and not torch.cuda.is_available():
-        raise GanthologyError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu.")
+    _check_device(device)
     model = load(path, device=device)
     check_latent(model)
     p = Path(path)

@@ -52,8 +52,8 @@ def _existing_folder(path: str) -> Path:
     return folder
 
 
-def _check_direction(direction: str) -> None:
-    """paired:PATH and unpaired:PATH take the same --direction."""
+def check_direction(direction: str) -> None:
+    """paired:PATH, unpaired:PATH and two-domain models' translate take the same direction."""
     if direction not in ("AtoB", "BtoA"):
         raise GanthologyError(f"direction must be AtoB or BtoA, not {direction!r}.")
 
@@ -124,7 +124,7 @@ def paired_folder(path: str, image_size: int, direction: str = "AtoB") -> InMemo
     paths = list_images(folder)
     if not paths:
         raise GanthologyError(f"no images found under {folder}; expected A|B side-by-side pairs.")
-    _check_direction(direction)
+    check_direction(direction)
     mode = _mode_for(paths)
     A, B = [], []
     for p in paths:
@@ -162,7 +162,7 @@ def unpaired_folder(path: str, image_size: int, train: bool = True, direction: s
     if found is None:
         raise GanthologyError(f"{folder} has neither {split}A/ and {split}B/ nor {split}/A/ and {split}/B/; "
                               "put each domain's images in those folders.")
-    _check_direction(direction)
+    check_direction(direction)
     domains = []
     for sub in found:
         paths = list_images(sub)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.folders import check_direction
 from ..errors import GanthologyError
 from ..losses import lsgan_d_loss
 from ..nn import PatchGANDiscriminator, ResnetGenerator, dcgan_init
@@ -148,7 +149,7 @@ class CycleGAN(GANModel):
 
     # --- use ------------------------------------------------------------------------------------
     def input_spec(self, direction: str = "AtoB") -> tuple[int, int]:
-        _check_direction(direction)
+        check_direction(direction)
         return (self.c_A if direction == "AtoB" else self.c_B), self.data.image_size
 
     @torch.no_grad()
@@ -207,11 +208,6 @@ class CycleGAN(GANModel):
         rows = [match_channels(t, torch.zeros(1, c, 1, 1)) for t in (a, fake_B, rec_A, b, fake_A)]
         n = min(len(a), len(b))
         return torch.stack([r[:n] for r in rows], 1).flatten(0, 1), 10  # A | G_AB(A) | cycle | B | G_BA(B)
-
-
-def _check_direction(direction: str) -> None:
-    if direction not in ("AtoB", "BtoA"):
-        raise GanthologyError(f"direction must be AtoB or BtoA, not {direction!r}.")
 
 
 def _labels_of(test: dict, data: DataInfo, key: str) -> torch.Tensor | None:
