@@ -273,31 +273,60 @@ def _read_images(model: GANModel, path: str | Path, resize: bool = False,
 
 def translation_options(model: GANModel, options: dict) -> dict:
     """The options given (None: not given) that `model.translate` takes; an option it does not take
-    is refused in one sentence."""
+    is refused in one sentence. An option annotated as a tensor (MUNIT's `style`) is an image: given
+    as a path, it is read and passed as (1, C, H, W) in [-1, 1], in the file's own channels."""
     import inspect
 
     given = {k: v for k, v in options.items() if v is not None}
-    takes = set(inspect.signature(model.translate).parameters) - {"x"}
+    params = inspect.signature(model.translate).parameters
+    takes = set(params) - {"x"}
     for k in given:
         if k not in takes:
             offered = ", ".join(f"--{o}" for o in sorted(takes)) or "no options"
             raise GanthologyError(f"{model.name} takes no --{k} (it offers {offered}).")
+        if "Tensor" in str(params[k].annotation) and not isinstance(given[k], torch.Tensor):
+            given[k] = _read_reference(given[k], k)
     return given
 
 
+def _read_reference(path, option: str) -> torch.Tensor:
+    """An image option (a reference image) as (1, C, H, W) in [-1, 1]: grey files as 1 channel,
+    others as RGB."""
+    from .data.core import to_model_range
+    from .data.folders import read_image
+
+    p = Path(path)
+    if not p.is_file():
+        raise GanthologyError(f"--{option} {p} is not a file; give one image.")
+    img = read_image(p)  # grey stays grey, anything else becomes RGB
+    return to_model_range(img.unsqueeze(0))
+
+
 def translate(path: str | Path, inputs: str | Path, out: str | Path, resize: bool = False,
-              device: str = "cpu", batch_size: int = 64, **options) -> list[Path]:
+              device: str = "cpu", batch_size: int = 64, outputs: int = 1, seed: int = 0,
+              **options) -> list[Path]:
     """Translate a user's images (`inputs`: a file or a folder) with the image-to-image model at
     `path` (run folder, checkpoint or export) and write one PNG per input into the folder `out`,
     under the input's name (and sub-folder). `options` go to the model's `translate`: `direction`
-    ("AtoB" or "BtoA") for two-domain models, `attributes` ("thick=1,red=0") for StarGAN. Every
-    input is read and translated before anything is written, and each file is written atomically,
-    so a bad input leaves `out` untouched."""
+    ("AtoB" or "BtoA") for two-domain models, `attributes` ("thick=1,red=0") for StarGAN, `style`
+    (a reference image of the target domain) for MUNIT. A model that draws a code per translation
+    (`multimodal`: MUNIT, BicycleGAN) gives `outputs` translations of each input, written as one
+    row: the input, then the translations; `seed` fixes the codes. Every input is read and
+    translated before anything is written, and each file is written atomically, so a bad input
+    leaves `out` untouched."""
     model = load(path, device=device)
     if model.translate is None:
         raise GanthologyError(f"{path} holds a {model.name} model, which makes images from noise and does not "
                               f"translate; use 'ganthology sample {path}'.")
-    return _apply(model, inputs, out, resize, batch_size, translation_options(model, options))
+    if outputs < 1:
+        raise GanthologyError(f"--outputs {outputs}: give how many translations per input, 1 or more.")
+    if outputs > 1 and not model.multimodal:
+        from .registry import get_model, list_models
+
+        many = ", ".join(m for m in list_models() if get_model(m).multimodal)
+        raise GanthologyError(f"{model.name} gives one translation per input; --outputs applies to the models "
+                              f"that draw a code per translation ({many}).")
+    return _apply(model, inputs, out, resize, batch_size, translation_options(model, options), outputs, seed)
 
 
 def upscale(path: str | Path, inputs: str | Path, out: str | Path, device: str = "cpu",
@@ -312,7 +341,7 @@ def upscale(path: str | Path, inputs: str | Path, out: str | Path, device: str =
 
 
 def _apply(model: GANModel, inputs: str | Path, out: str | Path, resize: bool, batch_size: int,
-           options: dict) -> list[Path]:
+           options: dict, outputs: int = 1, seed: int = 0) -> list[Path]:
     from .data.core import to_model_range, to_uint8
     from .train.checkpoint import atomic_write
     from .viz.grid import _write_png
@@ -329,8 +358,17 @@ def _apply(model: GANModel, inputs: str | Path, out: str | Path, resize: bool, b
     with torch.no_grad():
         for idx in by_size.values():
             x = to_model_range(torch.stack([imgs[i] for i in idx])).to(model.device)
-            out_x = torch.cat([model.translate(xb, **options) for xb in x.split(batch_size)]).cpu()
-            for i, o in zip(idx, to_uint8(out_x)):
+            outs = []
+            for k in range(outputs):  # the k-th translation of every input draws its codes from seed + k
+                torch.manual_seed(seed + k)
+                outs.append(torch.cat([model.translate(xb, **options) for xb in x.split(batch_size)]).cpu())
+            if outputs == 1:
+                rows = outs[0]
+            else:  # one row per input: the input, then its translations
+                from .viz import match_channels
+
+                rows = torch.cat([match_channels(x.cpu(), outs[0]), *outs], dim=-1)
+            for i, o in zip(idx, to_uint8(rows)):
                 y[i] = o
     for img, target in zip(y, targets):
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -232,16 +232,21 @@ def _sample_points(model, n: int, out: Path, individual: str | None) -> None:
               help="Two-domain models (cyclegan): which way to translate [AtoB].")
 @click.option("--attributes", type=str, default=None,
               help="Attribute models (stargan): the target attributes, e.g. thick=1,red=0 (others kept).")
+@click.option("--style", type=click.Path(), default=None,
+              help="Style models (munit): a reference image of the target domain whose style every output takes.")
+@click.option("--outputs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="One-to-many models (munit, bicyclegan): translations per input, written as one row.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the codes one-to-many models draw.")
 @click.option("--resize", is_flag=True, help="Resize inputs to the size the model was trained on.")
 @click.option("--device", type=str, default="cpu", show_default=True, help="cpu or cuda")
-def translate_cmd(path, input_path, out, direction, attributes, resize, device):
+def translate_cmd(path, input_path, out, direction, attributes, style, outputs, seed, resize, device):
     """Translate your images with an image-to-image model (a run folder, checkpoint or export):
     one PNG per input, under its name, in --out."""
     from .api import translate
 
     _check_device(device)
     written = translate(path, input_path, out, resize=resize, device=device, direction=direction,
-                        attributes=attributes)
+                        attributes=attributes, style=style, outputs=outputs, seed=seed)
     click.echo(f"wrote {len(written)} translation(s) to {out}")
 
 

@@ -264,18 +264,41 @@ def build_dataset(
     train: bool = True,
     direction: str = "AtoB",
 ) -> InMemoryDataset:
-    """A dataset by name: registered (`mnist`, `digits`, ...), `folder:PATH`, `paired:PATH` or
-    `unpaired:PATH`."""
+    """A dataset by name: registered (`mnist`, `digits`, ...), `folder:PATH`, `paired:PATH`,
+    `unpaired:PATH`, `celeba:PATH`, or `domains:NAME` (a paired dataset read as two domains)."""
     from ..registry import get_dataset
     from .folders import celeba_folder, image_folder, paired_folder, unpaired_folder
 
     root = root or default_data_root()
+    if name.startswith("domains:"):
+        return as_domains(build_dataset(name[len("domains:"):], root, image_size, train, direction))
     if name.startswith("folder:"):
         return image_folder(name[len("folder:") :], image_size or 64)
     if name.startswith("paired:"):
-        return paired_folder(name[len("paired:") :], image_size or 256, direction)
+        return paired_folder(name[len("paired:") :], image_size or 256, direction, train)
     if name.startswith("celeba:"):
         return celeba_folder(name[len("celeba:") :], image_size or 128, train)
     if name.startswith("unpaired:"):
         return unpaired_folder(name[len("unpaired:") :], image_size or 256, train, direction)
     return get_dataset(name)(root=root, image_size=image_size, train=train)
+
+
+def as_domains(data: InMemoryDataset) -> InMemoryDataset:
+    """A paired dataset (aligned input A and target B, perhaps labels y) as two unpaired domains:
+    A with its labels, and B with a copy of them (y_B, for scoring only), each group shuffled on
+    its own, so that a model for unpaired translation never sees which B belongs to which A. The
+    name is `domains:NAME`, which `build_dataset` reads back."""
+    from ..errors import GanthologyError
+
+    if not data.paired:
+        raise GanthologyError(f"domains: reads a paired dataset (input A and target B) as two domains; "
+                              f"{data.name!r} is not paired.")
+    t = data.tensors
+    tensors, groups = {"A": t["A"], "B": t["B"]}, [("A",), ("B",)]
+    roles = {"A": "domain A", "B": "domain B"}
+    if "y" in t:
+        tensors |= {"y": t["y"], "y_B": t["y"].clone()}
+        groups = [("A", "y"), ("B", "y_B")]
+        roles["y_B"] = "label"
+    return InMemoryDataset(f"domains:{data.name}", tensors, num_classes=data.num_classes, classes=data.classes,
+                           groups=groups, roles=roles, sources=dict(data.sources))

@@ -114,13 +114,15 @@ def image_folder(path: str, image_size: int) -> InMemoryDataset:
     return InMemoryDataset(f"folder:{folder}", tensors)
 
 
-def paired_folder(path: str, image_size: int, direction: str = "AtoB") -> InMemoryDataset:
+def paired_folder(path: str, image_size: int, direction: str = "AtoB", train: bool = True) -> InMemoryDataset:
     """Aligned pairs stored as one image each, A on the left and B on the right (the layout of the
-    pix2pix datasets such as facades or edges2shoes). Uses `path/train` when it exists.
-    `direction="BtoA"` swaps the halves."""
-    folder = _existing_folder(path)
-    if (folder / "train").is_dir():
-        folder = folder / "train"
+    pix2pix datasets such as facades or edges2shoes). The training split is `path/train` when it
+    exists, else `path` itself; the held-out split is `path/val` or `path/test` (edges2shoes has val/,
+    facades test/), else the training images. `direction="BtoA"` swaps the halves."""
+    root = _existing_folder(path)
+    folder = root
+    names = ("train",) if train else ("val", "test", "train")
+    folder = next((root / n for n in names if (root / n).is_dir()), root)
     paths = list_images(folder)
     if not paths:
         raise GanthologyError(f"no images found under {folder}; expected A|B side-by-side pairs.")
@@ -140,7 +142,7 @@ def paired_folder(path: str, image_size: int, direction: str = "AtoB") -> InMemo
     A, B = torch.stack(A), torch.stack(B)
     if direction == "BtoA":
         A, B = B, A
-    return InMemoryDataset(f"paired:{folder}", {"A": A, "B": B})
+    return InMemoryDataset(f"paired:{root}", {"A": A, "B": B})
 
 
 def _domain_folders(folder: Path, split: str) -> tuple[Path, Path] | None:

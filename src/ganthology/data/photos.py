@@ -138,6 +138,59 @@ def digits2photo(root: str | None = None, image_size: int | None = None, train: 
                            sources={"A": "digits"})
 
 
+def _photodigits(train: bool, size: int, seed_offset: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(grey digits, the same digits blended over photo patches, labels) of scikit-learn's digits
+    at `size`: the first 1,497 for training, the other 300 held out."""
+    from .embedded import EDGES_TRAIN, _digits_uint8
+
+    x, y = _digits_uint8()
+    x, y = (x[:EDGES_TRAIN], y[:EDGES_TRAIN]) if train else (x[EDGES_TRAIN:], y[EDGES_TRAIN:])
+    a = resize_uint8(x, size)
+    # binarised at 3/8 of full ink, as digits2photo's B
+    b = blend_digits(a * (a > 96), photographs(), seed=(2 if train else 3) + seed_offset)
+    return a, b, y
+
+
+@register_dataset("photodigits")
+def photodigits(root: str | None = None, image_size: int | None = None, train: bool = True) -> InMemoryDataset:
+    """scikit-learn's digits blended over patches of packaged photographs as MNIST-M is (3x32x32,
+    labels): the colour domain of the offline translation sets; its evaluator is photodigits-lenet.
+    1,497 train, 300 test."""
+    _, b, y = _photodigits(train, image_size or 32)
+    return InMemoryDataset("photodigits", {"x": b, "y": y}, num_classes=10, classes=[str(i) for i in range(10)])
+
+
+def _edges_to(b: torch.Tensor, a: torch.Tensor, y: torch.Tensor, name: str, source: str) -> InMemoryDataset:
+    from .embedded import sobel_edges
+
+    return InMemoryDataset(name, {"A": sobel_edges(a), "B": b, "y": y}, num_classes=10,
+                           classes=[str(i) for i in range(10)], sources={"B": source})
+
+
+@register_dataset("edges2photodigits")
+def edges2photodigits(root: str | None = None, image_size: int | None = None, train: bool = True) -> InMemoryDataset:
+    """Offline one-to-many pairs: A is the edge map of a scikit-learn digit (1x32x32), B the same digit
+    blended over a random photo patch (3x32x32, as `photodigits`), y its label. The patch is drawn at
+    random, so A does not determine B: many B fit one A (BicycleGAN's and MUNIT's setting)."""
+    a, b, y = _photodigits(train, image_size or 32, seed_offset=10)
+    return _edges_to(b, a, y, "edges2photodigits", "photodigits")
+
+
+@register_dataset("edges2mnistm")
+def edges2mnistm(root: str | None = None, image_size: int | None = None, train: bool = True) -> InMemoryDataset:
+    """One-to-many pairs from MNIST: A is the edge map of an MNIST digit (1x32x32), B the MNIST-M-like
+    image of the same digit (3x32x32: the digit over a random photo patch, `mnistm`), y its label.
+    The photo patch is not in A, so A does not determine B."""
+    from .torchvision_sets import mnist_raw
+
+    size = image_size or 32
+    root = root or default_data_root()
+    digits, y = mnist_raw(root, train)
+    b, yb = _mnistm_uint8(root, train)  # built from the same MNIST split, in the same order
+    assert torch.equal(y, yb), "mnistm must follow MNIST's order"
+    return _edges_to(resize_uint8(b, size), resize_uint8(digits, size), y, "edges2mnistm", "mnistm")
+
+
 SR_HELD_OUT = ("coffee.png", "china.jpg")  # whole photographs that no training crop comes from
 SR_CROP, SR_SCALE, SR_TRAIN_CROPS = 96, 4, 4000
 

@@ -67,6 +67,7 @@ EVALUATORS = {
     "fashion-lenet": EvaluatorSpec("fashion_mnist", 32, 1, epochs=5, min_accuracy=0.90),
     "mnistm-lenet": EvaluatorSpec("mnistm", 32, 3, epochs=3, min_accuracy=0.95),
     "digits-lenet": EvaluatorSpec("digits", 16, 1, epochs=60, min_accuracy=0.93, holdout=300),
+    "photodigits-lenet": EvaluatorSpec("photodigits", 32, 3, epochs=40, min_accuracy=0.85),
     # The network and weights of pytorch-fid / torch-fidelity ("FID"); scores RGB (grey is repeated).
     "inception-v3": EvaluatorSpec(None, 299, 3, num_classes=1008, kind="inception"),
 }

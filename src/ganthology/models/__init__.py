@@ -1,13 +1,11 @@
-"""One file per paper. Importing this package registers every model."""
-from . import cgan, dcgan, gan, pix2pix, wgan_gp  # noqa: F401
-from . import bgan, dragan, lsgan, relativistic_gan, softmax_gan, wgan, wgan_div  # noqa: F401
-from . import began, ebgan  # noqa: F401
-from . import acgan, cluster_gan, infogan, sgan  # noqa: F401
-from . import aae, bigan, vae_gan  # noqa: F401
-from . import stargan  # noqa: F401
-from . import pixelda  # noqa: F401
-from . import cyclegan  # noqa: F401
-from . import srgan, srresnet  # noqa: F401
+"""One file per paper. Importing this package registers every model: each module in it is imported,
+so a new paper's file registers itself without a list to edit."""
+import importlib
+import pkgutil
+
 from .base import DataInfo, GANModel, frozen
+
+for _m in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_m.name}")
 
 __all__ = ["DataInfo", "GANModel", "frozen"]

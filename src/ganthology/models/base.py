@@ -160,6 +160,11 @@ class GANModel(nn.Module):
     #: pairs and the preview follow from it.
     translate = None
 
+    #: True when `translate` draws a random code on each call (from torch's RNG: MUNIT's style,
+    #: BicycleGAN's z), so one input has many translations: `ganthology translate --outputs K`
+    #: writes K per input, and the held-out metrics add their diversity
+    multimodal: ClassVar[bool] = False
+
     @classmethod
     def kind(cls) -> str:
         """What the model does, in a word, for `ganthology list`: translation (it has `translate`),
@@ -192,17 +197,37 @@ class GANModel(nn.Module):
         with aligned inputs and targets, PSNR, SSIM and L1 of `translate(input)` against the target;
         for a model with an encoder, the reconstruction error `recon_mse` = mean of (G(E(x)) - x)^2
         over pixels in [-1, 1]. Models that classify or cluster add their scores."""
-        from ..metrics.scores import paired_scores
-
         if self.translate is not None and self.data.has("input", "target"):
-            a, b = test[self.data.key("input")], test[self.data.key("target")]
-            pred = torch.cat([self.translate(ab).float() for ab in a.split(100)])
-            return paired_scores(pred, b.float())
+            return self.paired_metrics(test)
         if self.encode is None:
             return {}
         x = test["x"]
         err = [((self.generate(self.encode(xb)) - xb) ** 2).mean(dim=(1, 2, 3)) for xb in x.split(500)]
         return {"recon_mse": float(torch.cat(err).mean())}
+
+    @torch.no_grad()
+    def paired_metrics(self, test: dict[str, torch.Tensor]) -> dict[str, float]:
+        """For aligned inputs and targets: PSNR, SSIM and L1 of `translate(input)` against the
+        target; where the target's dataset has an evaluator, the share of digits kept and the
+        Fréchet distance to the held-out targets (`metrics.translation`), and for a model that
+        varies its outputs (multimodal, or pix2pix's dropout) their diversity over 4 translations
+        of the first 200 inputs."""
+        from ..metrics.evaluators import evaluator_for
+        from ..metrics.scores import paired_scores
+        from ..metrics.translation import content_and_realism, diversity
+
+        key_A, key_B = self.data.key("input"), self.data.key("target")
+        a, b = test[key_A], test[key_B]
+        pred = torch.cat([self.translate(ab).float() for ab in a.split(100)])
+        out = paired_scores(pred, b.float())
+        ev = evaluator_for(self.data.parts[key_B].dataset)
+        if ev is not None:
+            label = next((k for k, p in self.data.parts.items() if p.role == "label"
+                          and p.group == self.data.parts[key_A].group), None)
+            out |= content_and_realism(pred, test.get(label) if label else None, b, ev)
+            outs = [torch.cat([self.translate(ab).float() for ab in a[:200].split(100)]) for _ in range(4)]
+            out["diversity"] = diversity(outs, ev)
+        return out
 
     def input_spec(self, **options) -> tuple[int, int | None]:
         """(channels, side) of the images `translate(x, **options)` takes; side None: any size.

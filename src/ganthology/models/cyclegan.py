@@ -19,12 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.folders import check_direction
-from ..errors import GanthologyError
 from ..losses import lsgan_d_loss
 from ..nn import PatchGANDiscriminator, ResnetGenerator, dcgan_init
 from ..registry import register_model
-from .base import DataInfo, GANModel, constant_then_linear_decay, frozen
+from .base import DataInfo, constant_then_linear_decay, frozen
+from .two_domain import TwoDomainModel
 
 
 @dataclass
@@ -77,32 +76,16 @@ class ImagePool(nn.Module):
 
 
 @register_model("cyclegan")
-class CycleGAN(GANModel):
+class CycleGAN(TwoDomainModel):
     paper = "Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks. Zhu et al., 2017. arXiv:1703.10593"
     year = 2017
-    default_dataset = "mnist2mnistm"
     Config = CycleGANConfig
-    vector_data = False
-    requires = ("domain A", "domain B")
     sampling_modules = ("G_AB", "G_BA")
-    #: held-out numbers (see held_out_metrics): the cycle error needs nothing; the others need
-    #: the evaluators of the domains' datasets
-    scores = {"cycle_l1": "min", "digit_kept_AtoB": "max", "digit_kept_BtoA": "max", "fd_AtoB": "min",
-              "fd_BtoA": "min", "identity_digit_kept_AtoB": "max", "identity_digit_kept_BtoA": "max",
-              "identity_fd_AtoB": "min", "identity_fd_BtoA": "min"}
 
     def __init__(self, cfg: CycleGANConfig, data: DataInfo):
-        super().__init__(cfg, data)
-        self.key_A, self.key_B = data.key("domain A"), data.key("domain B")
+        super().__init__(cfg, data)  # the domains' keys, channels and size (models/two_domain.py)
         shape_A, shape_B = data.parts[self.key_A].shape, data.parts[self.key_B].shape
-        if shape_A[1:] != shape_B[1:]:
-            raise GanthologyError(f"cyclegan translates images of one size; the domains are {shape_A[1]}x{shape_A[2]} "
-                                  f"and {shape_B[1]}x{shape_B[2]}. Pass --image-size.")
-        self.c_A, self.c_B, size = shape_A[0], shape_B[0], shape_A[-1]
-        if size % 4:
-            raise GanthologyError(f"cyclegan's generator halves the image twice; use an image size that is a "
-                                  f"multiple of 4, not {size}.")
-        n_blocks = cfg.n_blocks or (9 if size >= 256 else 6)  # appendix 7.2
+        n_blocks = cfg.n_blocks or (9 if self.size >= 256 else 6)  # appendix 7.2
         self.G_AB = ResnetGenerator(self.c_A, self.c_B, cfg.ngf, n_blocks)
         self.G_BA = ResnetGenerator(self.c_B, self.c_A, cfg.ngf, n_blocks)
         self.D_A = PatchGANDiscriminator(self.c_A, cfg.ndf, cfg.d_layers, norm="instance")
@@ -147,79 +130,5 @@ class CycleGAN(GANModel):
         self.update("D", loss_D_A + loss_D_B)
         return out | {"loss_D_A": loss_D_A.detach(), "loss_D_B": loss_D_B.detach()}
 
-    # --- use ------------------------------------------------------------------------------------
-    def input_spec(self, direction: str = "AtoB") -> tuple[int, int]:
-        check_direction(direction)
-        return (self.c_A if direction == "AtoB" else self.c_B), self.data.image_size
-
-    @torch.no_grad()
-    def translate(self, x: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
-        """Images of domain A (direction AtoB) or B (BtoA), in [-1, 1], translated to the other."""
-        c, s = self.input_spec(direction)
-        if x.dim() != 4 or x.shape[1] != c or x.shape[-1] % 4 or x.shape[-2] % 4:
-            raise GanthologyError(f"cyclegan {direction} takes {c}-channel images whose sides are multiples of 4; "
-                                  f"got shape {tuple(x.shape[1:])}.")
-        G = self.G_AB if direction == "AtoB" else self.G_BA
-        return G(x.to(self.device))
-
-    @torch.no_grad()
-    def held_out_metrics(self, test):
-        """On the held-out images of both domains:
-        - cycle_l1: mean |G_BA(G_AB(a)) - a| and |G_AB(G_BA(b)) - b| (in [-1, 1]), the cycle loss;
-        - digit_kept_AtoB / _BtoA: the share of translations that the evaluator of the target
-          domain's dataset labels as the digit of their input (where the domain has labels and its
-          dataset an evaluator, trained once on first use); identity_digit_kept_*: the same
-          for the input itself, put into the target's channels (the identity mapping's score);
-        - fd_AtoB / fd_BtoA: Fréchet distance, in that evaluator's features, from the translations
-          to the target domain's held-out images; identity_fd_*: the same for the inputs."""
-        from ..metrics import frechet_distance
-        from ..metrics.evaluators import evaluator_for
-
-        a, b = test[self.key_A], test[self.key_B]
-        fake_B = torch.cat([self.G_AB(x) for x in a.split(100)])
-        fake_A = torch.cat([self.G_BA(x) for x in b.split(100)])
-        cyc_A = torch.cat([self.G_BA(x) for x in fake_B.split(100)])
-        cyc_B = torch.cat([self.G_AB(x) for x in fake_A.split(100)])
-        out = {"cycle_l1": float(((cyc_A - a).abs().mean() + (cyc_B - b).abs().mean()) / 2)}
-        for name, src, fake, real, target_key in (("AtoB", self.key_A, fake_B, b, self.key_B),
-                                                  ("BtoA", self.key_B, fake_A, a, self.key_A)):
-            ev = evaluator_for(self.data.parts[target_key].dataset)
-            if ev is None:
-                continue  # no evaluator for this domain's images
-            feats, probs = ev.run(fake.float().cpu())
-            real_feats = ev.run(real.float().cpu())[0]
-            same_feats, same_probs = ev.run(_to_channels(test[src].float().cpu(), fake.shape[1]))  # the identity
-            out[f"fd_{name}"] = frechet_distance(feats, real_feats)
-            out[f"identity_fd_{name}"] = frechet_distance(same_feats, real_feats)
-            labels = _labels_of(test, self.data, src)
-            if labels is not None:
-                out[f"digit_kept_{name}"] = float((probs.argmax(1) == labels.cpu()).float().mean())
-                out[f"identity_digit_kept_{name}"] = float((same_probs.argmax(1) == labels.cpu()).float().mean())
-        return out
-
-    def preview(self, batch):
-        from ..viz import match_channels
-
-        a, b = batch[self.key_A][:8], batch[self.key_B][:8]
-        with torch.no_grad():
-            fake_B, fake_A = self.G_AB(a), self.G_BA(b)
-            rec_A = self.G_BA(fake_B)
-        c = max(self.c_A, self.c_B)
-        rows = [match_channels(t, torch.zeros(1, c, 1, 1)) for t in (a, fake_B, rec_A, b, fake_A)]
-        n = min(len(a), len(b))
-        return torch.stack([r[:n] for r in rows], 1).flatten(0, 1), 10  # A | G_AB(A) | cycle | B | G_BA(B)
-
-
-def _labels_of(test: dict, data: DataInfo, key: str) -> torch.Tensor | None:
-    """The labels aligned with `key` in the held-out batch (the label part of its group), if any."""
-    group = data.parts[key].group
-    label = next((k for k, p in data.parts.items() if p.role == "label" and p.group == group), None)
-    return test.get(label) if label else None
-
-
-def _to_channels(x: torch.Tensor, c: int) -> torch.Tensor:
-    """Grey -> colour by repetition, colour -> grey by the channel mean."""
-    if x.shape[1] == c:
-        return x
-    return x.expand(-1, c, -1, -1) if x.shape[1] == 1 else x.mean(1, keepdim=True)
-
+    def map(self, x: torch.Tensor, direction: str) -> torch.Tensor:
+        return (self.G_AB if direction == "AtoB" else self.G_BA)(x)

@@ -21,6 +21,7 @@ import torch
 import yaml
 
 from ..data import InMemoryLoader, build_dataset
+from ..data.core import as_domains
 from ..errors import GanthologyError
 from ..models.base import constant_then_linear_decay
 from ..registry import get_model
@@ -184,6 +185,8 @@ class Trainer:
             local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
         data = build_dataset(cfg.dataset, cfg.data_root, cfg.image_size, direction=cfg.direction)
+        if "domain A" in self.model_cls.requires and data.paired:
+            data = as_domains(data)  # unpaired translation on a paired set: each side shuffled on its own
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         model = self.model_cls(self.model_cfg, data.info())
         model.bind_data(data)  # e.g. sgan's labelled examples (seeded: the same on every rank)
