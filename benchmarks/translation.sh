@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Train the seven translation models on the same one-to-many pairs (edges2mnistm: the edge map of an
+# MNIST digit -> that digit over a random photo patch, 32x32) as docs/results.md reports them, score
+# each with `ganthology eval` (its own held-out numbers) into OUT/MODEL.json, then compare all of
+# them on the same held-out inputs (benchmarks/translation_compare.py: table + figure).
+#   benchmarks/translation.sh OUT [MODEL ...]      default: every model below, then the comparison
+# DEVICE=cuda|cpu|auto (default auto); STEPS overrides each budget; real MNIST under $GANTHOLOGY_DATA.
+# Unpaired models read the pairs as two independently shuffled domains (domains:edges2mnistm).
+# GANTHOLOGY="python3 -m ganthology" runs it from a source tree without installing.
+set -euo pipefail
+out=${1:?usage: benchmarks/translation.sh OUT [MODEL ...]}
+shift
+models=${*:-pix2pix bicyclegan cyclegan discogan dualgan unit munit}
+g=${GANTHOLOGY:-ganthology}
+run() {  # run MODEL [train options...]
+    local name=$1
+    $g train "$@" --dataset edges2mnistm --device "${DEVICE:-auto}" --out "$out/$name" --no-progress \
+        --log-every 200 --sample-every 1000
+    $g eval "$out/$name" --n 2000 --json "$out/$name.json"
+}
+mkdir -p "$out"
+for m in $models; do
+    case $m in
+        # paper settings: U-Net, 70x70 PatchGAN, lambda_L1 100, batch 4 (edges2shoes, appendix 6.2)
+        pix2pix) run pix2pix --steps "${STEPS:-4000}" ;;
+        # paper settings (see docs/results.md, cyclegan): batch 1, 6 residual blocks, lambda_cyc 10
+        cyclegan) run cyclegan --steps "${STEPS:-3000}" ;;
+        *) echo "unknown model $m" >&2; exit 2 ;;
+    esac
+done
+if [ -z "${*:-}" ]; then
+    python3 "$(dirname "$0")/translation_compare.py" "$out" --out "$out/translation-compare.png"
+fi
