@@ -16,7 +16,8 @@ computed here, in the same way for every model, with the evaluator of the target
   (`metrics.translation.diversity`; deterministic models score 0);
 - l1: mean |translation - target| in [-1, 1] (the target is one of many right answers for
   one-to-many data: lower is closer to *that* target, not necessarily better).
-The two baselines are the input itself (the edge map repeated to colour) and the nearest class-mean
+Each model is also scored before training (its run's config, the trainer's initial weights). The
+two baselines are the input itself (the edge map repeated to colour) and the nearest class-mean
 target (the mean held-out target image of the input's digit: what a model that ignores everything
 but the digit could do at best for l1).
 """
@@ -73,16 +74,26 @@ def main() -> None:
         div = diversity([run_all(model, a[:200]) for _ in range(4)], ev)
         rows[name] = content_and_realism(fake, y, b, ev) | {"diversity": div, "l1": float((fake - b).abs().mean())}
         rows[name]["steps"] = model.checkpoint_meta["step"] if model.checkpoint_meta else None
+        # the same model before training: the run's config, the trainer's initial weights for its seed
+        torch.manual_seed(model.run_config["train"]["seed"])
+        untrained = ganthology.build_model(name, model.run_config["model_config"], model.data).eval()
+        torch.manual_seed(0)
+        before = content_and_realism(run_all(untrained, a), y, b, ev)
+        rows[name] |= {f"untrained_{k}": v for k, v in before.items()}
         print(name, rows[name], flush=True)
 
     # the figure: one row per input: input | each model's translation (in ORDER) | the target
     cols = [match_channels(a[: args.rows], b)] + [shown[m] for m in shown] + [b[: args.rows]]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_grid(torch.stack(cols, 1).flatten(0, 1), args.out, nrow=len(cols), scale=3)
-    lines = ["| model | steps | digit kept | FD | diversity | L1 to the target |", "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| model | steps | digit kept (untrained) | FD (untrained) | diversity | L1 to the target |",
+             "|---|---:|---:|---:|---:|---:|"]
     for name, r in rows.items():
         steps = f"{r['steps']:,}" if r.get("steps") else "-"
-        lines.append(f"| {name} | {steps} | {r['digit_kept']:.3f} | {r['fd']:.1f} | {r['diversity']:.2f} | {r['l1']:.3f} |")
+        kept, fd = f"{r['digit_kept']:.3f}", f"{r['fd']:.1f}"
+        if "untrained_fd" in r:
+            kept, fd = f"{kept} ({r['untrained_digit_kept']:.3f})", f"{fd} ({r['untrained_fd']:.0f})"
+        lines.append(f"| {name} | {steps} | {kept} | {fd} | {r['diversity']:.2f} | {r['l1']:.3f} |")
     table = "\n".join(lines)
     print(f"\ncolumns of {args.out.name}: input, {', '.join(shown)}, target\n\n{table}")
     args.out.with_suffix(".md").write_text(table + "\n")
