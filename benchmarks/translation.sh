@@ -25,6 +25,17 @@ for m in $models; do
         pix2pix) run pix2pix --steps "${STEPS:-4000}" ;;
         # paper settings (see docs/results.md, cyclegan): batch 1, 6 residual blocks, lambda_cyc 10
         cyclegan) run cyclegan --steps "${STEPS:-3000}" ;;
+        # paper settings (section 3-4): lambda 10 / 0.1 / 100, Adam 1e-4 (0.5, 0.999), batch 1, 3 + 1 shared
+        # residual blocks, single-scale D down to 4x4 (3 stride-2 layers at 32x32)
+        unit) run unit --steps "${STEPS:-8000}" ;;
+        # paper core (BCE GAN + MSE reconstruction both ways, equal weights), official code's Adam 2e-4, batch 64;
+        # depth 3 at 32x32; the official extras (feature matching, curriculum, D every 3rd step) off
+        discogan) run discogan --steps "${STEPS:-5000}" ;;
+        # paper settings: WGAN with clipping c 0.01, RMSProp 5e-5, n_critic 2, lambda 500 L1 recovery, batch 4
+        dualgan) run dualgan --steps "${STEPS:-10000}" ;;
+        # official settings (junyanz/BicycleGAN): batch 2 split between the cVAE-GAN and cLR-GAN branches,
+        # lambda 10 / latent 0.5 / KL 0.01, |z| 8, Adam 2e-4 (0.5, 0.999), constant then linear decay to 0
+        bicyclegan) run bicyclegan --steps "${STEPS:-20000}" ;;
         *) echo "unknown model $m" >&2; exit 2 ;;
     esac
 done
