@@ -13,8 +13,8 @@ z cannot be ignored and different z give different, realistic B. It trains two b
   drawn from the prior at test time (eq. 3-4).
 - cLR-GAN (section 3.3, z -> B' -> z'): a random z ~ N(0, I) is given to G; D2 judges the output and
   E must recover z from it (L1 on the mean, weight lambda_latent = 0.5, eq. 5). This latent loss
-  updates G only (section 3.4: "we only update G and not E for the latent regression loss"), so E
-  cannot cheat by encoding what G hides.
+  updates G only (the paper's implementation details; the official code freezes E for it): trained
+  on it jointly, G and E learn to hide z in the output instead of making it a visible mode.
 
 The hybrid objective is eq. 6: G*, E* = arg min max L_GAN^VAE(G, D, E) + lambda L_1^VAE(G, E) +
 L_GAN(G, D2) + lambda_latent L_1^latent(G, E) + lambda_KL L_KL(E). As in the official code
@@ -24,9 +24,12 @@ cLR-GAN branch, whose discriminator D2 sees the second half's targets B2 as its 
 At test time z ~ N(0, I): `translate` draws a new z on every call (`multimodal`).
 
 Networks (section 3.5, official code defaults): G is the U-Net of pix2pix with z tiled over
-H x W and concatenated to the input ("add_to_input"); E is a ResNet whose last 8x8 map is
-averaged (at 256x256 its five stages end at 8x8; at other sizes the stage count follows the size,
-so it always ends at 8x8); each D is a two-scale PatchGAN with least-squares loss (Mao et al.).
+H x W and concatenated to the input ("add_to_input"; the paper also injects z into every encoder
+layer, "add_to_all", the official code's default, and compares the two); instance normalisation
+as the official --norm instance; E is a ResNet whose last 8x8 map is
+averaged (at 256x256 its first convolution and four residual stages end at 8x8; at other sizes the
+stage count follows the size, so it always ends at 8x8); each D is a two-scale PatchGAN with
+least-squares loss (Mao et al.).
 """
 from __future__ import annotations
 
@@ -45,10 +48,10 @@ from .base import DataInfo, GANModel, constant_then_linear_decay, frozen
 
 @dataclass
 class BicycleGANConfig:
-    z_dim: int = 8  # section 4 and the official --nz 8: |z| = 8
-    lambda_L1: float = 10.0  # section 3.4 / official --lambda_L1: lambda = 10, ||B - G(A, E(B))||_1
-    lambda_latent: float = 0.5  # section 3.4 / official --lambda_z: lambda_latent = 0.5, ||z - E(G(A, z))||_1
-    lambda_KL: float = 0.01  # section 3.4 / official --lambda_kl: lambda_KL = 0.01
+    z_dim: int = 8  # section 3.5 / official --nz 8: |z| = 8
+    lambda_L1: float = 10.0  # section 3.5 / official --lambda_L1: lambda = 10, ||B - G(A, E(B))||_1
+    lambda_latent: float = 0.5  # section 3.5 / official --lambda_z: lambda_latent = 0.5, ||z - E(G(A, z))||_1
+    lambda_KL: float = 0.01  # section 3.5 / official --lambda_kl: lambda_KL = 0.01
     ngf: int = 64  # official --ngf 64: U-Net C64-C128-C256-C512-...
     nef: int = 64  # official --nef 64: E's first convolution; its stages widen to 4x at most
     ndf: int = 64  # official --ndf 64: each D's full-scale PatchGAN; the half-scale one has ndf/2
@@ -220,7 +223,7 @@ class BicycleGAN(GANModel):
     def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The terms of eq. 6 for G and E on one batch, and the fakes D and D2 are trained on.
         Discriminators are frozen here; the latent term is computed with E frozen, so that its
-        gradient reaches G only (section 3.4)."""
+        gradient reaches G only (official update_G_and_E)."""
         c = self.cfg
         A, B = batch[self.data.key("input")], batch[self.data.key("target")]
         h = A.shape[0] // 2
@@ -239,7 +242,7 @@ class BicycleGAN(GANModel):
         # the half batch of 1)
         kl = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(1)).mean()
         l1 = F.l1_loss(fake_encoded, B1)
-        with frozen(self.E):  # section 3.4: the latent loss updates G, not E
+        with frozen(self.E):  # the latent loss updates G, not E (official backward_G_alone)
             mu2, _ = self.E(fake_random)  # official: the mean is the point estimate of z
         latent = F.l1_loss(mu2, z_random)
         return {"gan": gan, "gan2": gan2, "kl": kl, "l1": l1, "latent": latent,
