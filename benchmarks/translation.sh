@@ -36,6 +36,10 @@ for m in $models; do
         # official settings (junyanz/BicycleGAN): batch 2 split between the cVAE-GAN and cLR-GAN branches,
         # lambda 10 / latent 0.5 / KL 0.01, |z| 8, Adam 2e-4 (0.5, 0.999), constant then linear decay to 0
         bicyclegan) run bicyclegan --steps "${STEPS:-20000}" ;;
+        # official settings (NVlabs/MUNIT edges2shoes config, paper section 5.1): gan 1, x 10, c 1, s 1, x_cyc 0,
+        # style 8, 4 residual blocks, 3-scale LSGAN D, Adam 1e-4 (0.5, 0.999), wd 1e-4, batch 1 (the lr halves
+        # every 100k steps: not reached here); one translation per input from N(0, I) styles, diversity over 4
+        munit) run munit --steps "${STEPS:-20000}" ;;
         *) echo "unknown model $m" >&2; exit 2 ;;
     esac
 done
