@@ -128,6 +128,18 @@ def test_translate_draws_a_new_z_on_every_call_from_torchs_rng():
         model.translate(torch.rand(1, 1, 16, 16))
 
 
+def test_translate_in_the_style_of_a_reference_image():
+    """z read by E from a user's reference image (any size, grey or colour): every output takes it."""
+    model = ganthology.build_model("bicyclegan", TINY, _info(1, 3)).eval()
+    x = torch.rand(3, 1, 32, 32) * 2 - 1
+    ref = torch.rand(1, 3, 32, 32) * 2 - 1
+    z = model.encode_target(ref)
+    assert torch.equal(model.translate(x, style=ref), model.translate_with(x, z.expand(3, -1)))
+    assert model.translate(x, style=torch.rand(1, 1, 50, 40)).shape == (3, 3, 32, 32)
+    with pytest.raises(ganthology.GanthologyError, match="one grey or colour image"):
+        model.translate(x, style=torch.rand(2, 3, 32, 32))
+
+
 def test_held_out_metrics_add_fidelity_with_the_encoded_z_and_z_recovery():
     test = build_dataset("edges2photodigits", train=False)
     model = ganthology.build_model("bicyclegan", TINY, test.info()).eval()
@@ -167,6 +179,11 @@ def test_translate_several_outputs_per_input_on_a_users_images(tmp_path):
     assert r.returncode == 0, r.stderr
     many = Image.open(tmp_path / "many" / "edges.png")
     assert many.size[0] > many.size[1], "the input and its 3 translations in one row"
+    Image.new("RGB", (48, 48), (200, 30, 30)).save(tmp_path / "red.png")
+    r = run_cli("translate", str(run), "--input", str(ins), "--out", str(tmp_path / "styled"), "--style",
+                str(tmp_path / "red.png"))
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "styled" / "edges.png").size == (32, 32)
     Image.new("L", (20, 20), 0).save(ins / "small.png")
     r = run_cli("translate", str(run), "--input", str(ins), "--out", str(tmp_path / "bad"))
     assert r.returncode != 0 and "Traceback" not in r.stderr

@@ -44,6 +44,7 @@ from ..errors import GanthologyError
 from ..nn import PatchGANDiscriminator, UNetGenerator
 from ..registry import register_model
 from .base import DataInfo, GANModel, constant_then_linear_decay, frozen
+from .two_domain import to_channels
 
 
 @dataclass
@@ -277,9 +278,12 @@ class BicycleGAN(GANModel):
         return self.G(self._check(x, self.data.in_channels, "inputs"), z.to(self.device))
 
     @torch.no_grad()
-    def translate(self, x: torch.Tensor) -> torch.Tensor:
-        """One of the many translations of each input image `x` (N, C_A, H, W) in [-1, 1]: z ~ N(0, I)
-        is drawn anew (from torch's RNG) on every call (section 3.3: at test time z from the prior)."""
+    def translate(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        """Translations of input images `x` (N, C_A, H, W) in [-1, 1]: each with a new z ~ N(0, I)
+        (from torch's RNG) on every call (section 3.3: at test time z comes from the prior), or, given
+        `style` (a reference target image, see `style_code`), all with the z that E reads from it."""
+        if style is not None:
+            return self.translate_with(x, self.style_code(style).expand(x.shape[0], -1))
         return self.translate_with(x, torch.randn(x.shape[0], self.cfg.z_dim, device=self.device))
 
     @torch.no_grad()
@@ -287,6 +291,18 @@ class BicycleGAN(GANModel):
         """The code of target images b (N, C_B, H, W): the mean of q(z|b). G(a, encode_target(b))
         translates a in the style of b. (Not `encode`: that name makes a model a latent-space model.)"""
         return self.E(self._check(b, self.data.channels, "targets"))[0]
+
+    @torch.no_grad()
+    def style_code(self, image: torch.Tensor) -> torch.Tensor:
+        """z (1, |z|) of one reference image as read: (1, C, H, W) in [-1, 1], C 1 or 3, any size; its
+        channels are converted to the target's and it is resized to the training size."""
+        if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] not in (1, 3):
+            raise GanthologyError(f"the style image must be one grey or colour image; got shape {tuple(image.shape)}.")
+        s = self.data.image_size
+        image = to_channels(image.to(self.device).float(), self.data.channels)
+        if image.shape[-2:] != (s, s):
+            image = F.interpolate(image, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
+        return self.encode_target(image)
 
     @torch.no_grad()
     def held_out_metrics(self, test):
