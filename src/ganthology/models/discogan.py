@@ -27,7 +27,9 @@ describe are options, off by default, so that the default is the paper's objecti
   10,000 iterations, then 0.5 (`recon_rate`, which with GAN 0.5 is the paper's equal weighting);
 - `d_every`: it steps D on every 3rd iteration and G on the other two (the paper alternates).
 Its Adam weight decay of 1e-5 is kept (it changes nothing that the paper states). Measured on
-digits2photo (tests/test_discogan.py, docs/results.md): see /tmp/results_discogan.md.
+digits2photo (600 steps, seed 0, the learning test's small networks), the extras together
+(fm_weight 0.9, d_every 3) did not help: cycle error 0.35 against 0.38, FD of B->A translations 144
+against 128, digits kept 0.54 against 0.61; so the default stays the paper's.
 """
 from __future__ import annotations
 
