@@ -214,7 +214,7 @@ def test_translate_on_images_through_the_cli(tmp_path):
     assert Image.open(tmp_path / "again" / "grey.png").tobytes() == styled.tobytes(), "a reference style, one output"
     r = run_cli("translate", str(run), "--input", str(ins), "--out", str(tmp_path / "many"), "--outputs", "3")
     assert r.returncode == 0, r.stderr
-    row = torch.from_numpy(np.asarray(Image.open(tmp_path / "many" / "grey.png").convert("RGB")))
+    row = torch.from_numpy(np.array(Image.open(tmp_path / "many" / "grey.png").convert("RGB")))
     assert row.shape == (32, 4 * 32, 3)
     outs = [row[:, 32 * k:32 * (k + 1)] for k in (1, 2, 3)]
     assert not torch.equal(outs[0], outs[1]) and not torch.equal(outs[1], outs[2]), "three different translations"
