@@ -231,10 +231,10 @@ def test_bicyclegan_learns_a_one_to_many_translation(tmp_path, expect, one_threa
                                  out=str(tmp_path / "run"), progress=False, sample_every=1000, **settings)
     trained = _held_out(ganthology.load(run), test)
     print("untrained", untrained, "\ntrained", trained)
-    # measured (seeds 0-2, 400 steps): fd 2830 -> 1250-1620 (ratio 0.44-0.57); digit kept 0.09 ->
-    # 0.30-0.40; diversity 0.08 -> 4.7-10.4; l1 - l1_encoded 0 -> 0.0015-0.0030 (z_recovery is not yet
-    # below its baseline this early: see docs/results.md)
-    expect(fd_ratio=(trained["fd"] / untrained["fd"], "<", 0.75),
-           digit_kept=(trained["digit_kept"], ">", 0.2),
+    # measured (seeds 0-2 on the AVX-512, AVX2 and no-SIMD paths, 400 steps): fd 2830 -> 1250-1890
+    # (ratio 0.44-0.67); digit kept 0.09 -> 0.24-0.44; diversity 0.08 -> 4.4-10.4; l1 - l1_encoded
+    # 0 -> 0.0011-0.0030 (z_recovery is not yet below its baseline this early: see docs/results.md)
+    expect(fd_ratio=(trained["fd"] / untrained["fd"], "<", 0.8),
+           digit_kept=(trained["digit_kept"], ">", 0.16),
            diversity=(trained["diversity"], ">", 2.0),
-           encoded_gain=(trained["l1"] - trained["l1_encoded"], ">", 0.0005))
+           encoded_gain=(trained["l1"] - trained["l1_encoded"], ">", 0.0004))
