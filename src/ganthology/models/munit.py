@@ -6,7 +6,7 @@ domain (section 3.1). Each domain has an auto-encoder: a content encoder E^c (do
 residual blocks with instance normalisation, so the code keeps the spatial layout and loses the
 style statistics), a style encoder E^s (downsampling, global average pooling, a linear layer to an
 8-D code; no normalisation) and a decoder G whose residual blocks use adaptive instance
-normalisation (eq. 7) with parameters given by an MLP of the style code (section 4). To translate
+normalisation (section 4) with parameters given by an MLP of the style code (section 4). To translate
 a from A to B, its content is decoded with a style drawn from the prior p(s_B) = N(0, I): each
 draw gives another output, so one input has many translations; or with the style of a reference
 image of B, E^s_B(b) (example-guided translation, section 3.1).
@@ -35,7 +35,7 @@ from ..nn import dcgan_init
 from ..nn.adain import AdaINDecoder, ContentEncoder, MultiScaleDiscriminator, StyleEncoder, kaiming_init
 from ..registry import register_model
 from .base import DataInfo, frozen
-from .two_domain import TwoDomainModel, to_channels
+from .two_domain import TwoDomainModel, labels_of, to_channels
 
 
 @dataclass
@@ -45,22 +45,22 @@ class MUNITConfig:
     lambda_c: float = 1.0  # eq. 5 (lambda_c) / official recon_c_w: content reconstruction after translation
     lambda_s: float = 1.0  # eq. 5 (lambda_s) / official recon_s_w: style reconstruction after translation
     lambda_x_cyc: float = 0.0  # section 3.2 style-augmented cycle loss / official recon_x_cyc_w: 0 (off) in section 5.1
-    style_dim: int = 8  # appendix B / official style_dim: 8-dimensional style codes
-    dim: int = 64  # appendix B / official gen dim: width of the first conv of the encoders
-    mlp_dim: int = 256  # official mlp_dim: hidden width of the MLP from the style to the AdaIN parameters
-    n_down: int = 2  # appendix B / official n_downsample: the content encoder halves the image twice
+    style_dim: int = 8  # official config style_dim: 8-dimensional style codes
+    dim: int = 64  # official config gen dim: width of the first conv of the encoders
+    mlp_dim: int = 256  # official config mlp_dim: hidden width of the MLP from the style to the AdaIN parameters
+    n_down: int = 2  # official config n_downsample: the content encoder halves the image twice
     style_down: int = 4  # official StyleEncoder(4, ...): its stride-2 convs, at most log2(size) - 1 (>= 2x2 remain)
-    n_res: int = 4  # appendix B / official n_res: residual blocks in the content encoder and in the decoder
-    ndf: int = 64  # official dis dim: width of the first conv of each discriminator scale
-    d_layers: int = 4  # appendix B / official n_layer: stride-2 convs per scale (fewer on copies too small for them)
-    d_scales: int = 3  # appendix B / official num_scales: the discriminator sees the image at 3 scales
-    lr: float = 1e-4  # appendix B / official lr: Adam, learning rate 0.0001
-    beta1: float = 0.5  # appendix B / official beta1
-    beta2: float = 0.999  # appendix B / official beta2
-    weight_decay: float = 1e-4  # official weight_decay (Adam's L2 penalty)
-    lr_step: int = 100_000  # appendix B / official step_size: the learning rate is halved every 100k iterations
-    lr_gamma: float = 0.5  # official gamma: the factor of each step
-    batch_size: int = 1  # appendix B / official batch_size: 1
+    n_res: int = 4  # official config n_res: residual blocks in the content encoder and in the decoder
+    ndf: int = 64  # official config dis dim: width of the first conv of each discriminator scale
+    d_layers: int = 4  # official config n_layer: stride-2 convs per scale (fewer on copies too small for them)
+    d_scales: int = 3  # official config num_scales: the discriminator sees the image at 3 scales
+    lr: float = 1e-4  # official config lr: Adam, learning rate 0.0001
+    beta1: float = 0.5  # official config: beta1
+    beta2: float = 0.999  # official config: beta2
+    weight_decay: float = 1e-4  # official config weight_decay (Adam's L2 penalty)
+    lr_step: int = 100_000  # official config step_size: the learning rate is halved every 100k iterations
+    lr_gamma: float = 0.5  # official config gamma: the factor of each step
+    batch_size: int = 1  # official config batch_size: 1
 
 
 class AutoEncoder(nn.Module):
@@ -100,7 +100,9 @@ class MUNIT(TwoDomainModel):
     Config = MUNITConfig
     sampling_modules = ("G_A", "G_B")
     multimodal = True
-    scores = {**TwoDomainModel.scores, "diversity_AtoB": "max", "diversity_BtoA": "max"}
+    scores = {**TwoDomainModel.scores, "diversity_AtoB": "max", "diversity_BtoA": "max",
+              "guided_digit_kept_AtoB": "max", "guided_digit_kept_BtoA": "max", "guided_fd_AtoB": "min",
+              "guided_fd_BtoA": "min"}
 
     def __init__(self, cfg: MUNITConfig, data: DataInfo):
         super().__init__(cfg, data)  # the domains' keys, channels and size (models/two_domain.py)
@@ -128,7 +130,7 @@ class MUNIT(TwoDomainModel):
                 "D": torch.optim.Adam(itertools.chain(self.D_A.parameters(), self.D_B.parameters()), **kw)}
 
     def schedulers(self):
-        # appendix B / official lr_policy "step": halved every lr_step iterations
+        # official config: lr_policy "step": halved every lr_step iterations
         c = self.cfg
         return {k: torch.optim.lr_scheduler.StepLR(opt, c.lr_step, c.lr_gamma) for k, opt in self.opt.items()}
 
@@ -210,3 +212,28 @@ class MUNIT(TwoDomainModel):
         self.check_input(x, direction)
         s = None if style is None else self.style_of(style, direction)
         return self.map(x.to(self.device), direction, s)
+
+    @torch.no_grad()
+    def held_out_metrics(self, test):
+        """The two-domain numbers (models/two_domain.py: cycle error, digits kept, FD, their identity
+        baselines, and the diversity of 4 translations with random styles), and for example-guided
+        translation (section 3.1, Fig. 1): guided_digit_kept_* and guided_fd_*, the same scores for
+        translations that each take the style of a held-out image of the target domain (another
+        image than the one at the input's position, so that no pairing can leak)."""
+        from ..metrics.evaluators import evaluator_for
+        from ..metrics.translation import content_and_realism
+
+        out = super().held_out_metrics(test)
+        for name, src, dst in (("AtoB", self.key_A, self.key_B), ("BtoA", self.key_B, self.key_A)):
+            ev = evaluator_for(self.data.parts[dst].dataset)
+            if ev is None:
+                continue
+            G_src, G_dst = (self.G_A, self.G_B) if name == "AtoB" else (self.G_B, self.G_A)
+            n = min(len(test[src]), len(test[dst]))
+            x, refs = test[src][:n], test[dst][:n].roll(1, 0)
+            fake = torch.cat([G_dst.decode(G_src.content(xb), G_dst.style(rb))
+                              for xb, rb in zip(x.split(100), refs.split(100))])
+            labels = labels_of(test, self.data, src)
+            scores = content_and_realism(fake, None if labels is None else labels[:n], test[dst], ev)
+            out |= {f"guided_{k}_{name}": v for k, v in scores.items()}
+        return out

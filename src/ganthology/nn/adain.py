@@ -1,5 +1,5 @@
-"""MUNIT's networks (Huang, Liu, Belongie, Kautz 2018, arXiv:1804.04732, section 4 and appendix B
-"Training details", as the official code NVlabs/MUNIT `networks.py` builds them).
+"""MUNIT's networks (Huang, Liu, Belongie, Kautz 2018, arXiv:1804.04732, section 4,
+as the official code NVlabs/MUNIT `networks.py` builds them).
 
 - `ContentEncoder`: c7s1-64, n_down x (4x4 stride-2 conv), n_res residual blocks; instance norm,
   ReLU, reflection padding. (B, C, H, W) -> (B, 64 * 2**n_down, H / 2**n_down, W / 2**n_down).
@@ -9,11 +9,11 @@
   adaptive, whatever the channel count or size: PyTorch-GAN used `AvgPool2d(in_channels)`, a
   kernel as large as the channel count.
 - `AdaINDecoder`: n_res residual blocks whose normalisation is adaptive instance normalisation
-  (eq. 7) with the affine parameters given by an `MLP` of the style code, then n_up x (nearest x2
+  (section 4) with the affine parameters given by an `MLP` of the style code, then n_up x (nearest x2
   upsampling, 5x5 conv, layer norm, ReLU) and a c7s1 conv with Tanh.
 - `MultiScaleDiscriminator`: the same 4-layer conv net (4x4 stride 2, LeakyReLU 0.2, no norm, a
   1x1 conv to one LSGAN output per patch) applied to the image and to 2 and 4 times smaller
-  copies (3x3 average pools with stride 2), section B.
+  copies (3x3 average pools with stride 2), as the official `MsImageDis`.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from torch import nn
 
 
 class AdaptiveInstanceNorm2d(nn.Module):
-    """AdaIN(z, gamma, beta) = gamma * (z - mu(z)) / sigma(z) + beta (eq. 7), mu and sigma per
+    """AdaIN(z, gamma, beta) = gamma * (z - mu(z)) / sigma(z) + beta (section 4), mu and sigma per
     sample and channel. gamma and beta are not parameters: `AdaINDecoder` sets them from the style
     before each forward (`self.gamma`, `self.beta`, each (B, C))."""
 
