@@ -62,6 +62,8 @@ TINY = {
     "stargan": dict(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, n_critic=2, decay_start=1.0, batch_size=4),
     "pixelda": dict(ngf=8, n_blocks=2, ndf=8, ntf=8, t_fc=16, batch_size=8),
     "cyclegan": dict(ngf=8, ndf=8, n_blocks=1, pool_size=4, decay_from=1.0, batch_size=4),  # no decay: as stargan
+    "unit": dict(ngf=8, ndf=8, n_res=1, batch_size=4),
+    "bicyclegan": dict(ngf=8, nef=8, ndf=8, decay_from=1.0, batch_size=4),  # no decay: as cyclegan
 }
 
 
