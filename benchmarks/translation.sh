@@ -6,6 +6,8 @@
 #   benchmarks/translation.sh OUT [MODEL ...]      default: every model below, then the comparison
 # DEVICE=cuda|cpu|auto (default auto); STEPS overrides each budget; real MNIST under $GANTHOLOGY_DATA.
 # Unpaired models read the pairs as two independently shuffled domains (domains:edges2mnistm).
+# Every model runs at its paper's settings with the networks at half the paper's width (32 filters in
+# the first layer) for about 10 minutes of one CPU core each: steps differ, wall-clock time does not.
 # GANTHOLOGY="python3 -m ganthology" runs it from a source tree without installing.
 set -euo pipefail
 out=${1:?usage: benchmarks/translation.sh OUT [MODEL ...]}
@@ -22,26 +24,26 @@ mkdir -p "$out"
 for m in $models; do
     case $m in
         # paper settings: U-Net, 70x70 PatchGAN, lambda_L1 100, batch 4 (edges2shoes, appendix 6.2)
-        pix2pix) run pix2pix --steps "${STEPS:-4000}" ;;
+        pix2pix) run pix2pix --ngf 32 --ndf 32 --steps "${STEPS:-15000}" ;;
         # paper settings (see docs/results.md, cyclegan): batch 1, 6 residual blocks, lambda_cyc 10
-        cyclegan) run cyclegan --steps "${STEPS:-3000}" ;;
+        cyclegan) run cyclegan --ngf 32 --ndf 32 --steps "${STEPS:-6000}" ;;
         # paper settings (section 3-4): lambda 10 / 0.1 / 100, Adam 1e-4 (0.5, 0.999), batch 1, 3 + 1 shared
         # residual blocks, single-scale D down to 4x4 (3 stride-2 layers at 32x32)
-        unit) run unit --steps "${STEPS:-8000}" ;;
+        unit) run unit --ngf 32 --ndf 32 --steps "${STEPS:-6000}" ;;
         # paper core (BCE GAN + MSE reconstruction both ways, equal weights), official code's Adam 2e-4, batch 64;
         # depth 3 at 32x32; the official extras (feature matching, curriculum, D every 3rd step) off.
         # About 0.6 s a step on one CPU thread (110 images/s): 50 min
-        discogan) run discogan --steps "${STEPS:-5000}" ;;
+        discogan) run discogan --ngf 32 --ndf 32 --steps "${STEPS:-3500}" ;;
         # paper settings: WGAN with clipping c 0.01, RMSProp 5e-5, n_critic 2 (4,000 G steps), lambda 500 L1
         # recovery, batch 4, 5-level U-Net. About 0.6 s a step on one CPU thread (7 images/s): 80 min
-        dualgan) run dualgan --steps "${STEPS:-8000}" ;;
+        dualgan) run dualgan --ngf 32 --ndf 32 --steps "${STEPS:-10000}" ;;
         # official settings (junyanz/BicycleGAN): batch 2 split between the cVAE-GAN and cLR-GAN branches,
         # lambda 10 / latent 0.5 / KL 0.01, |z| 8, Adam 2e-4 (0.5, 0.999), constant then linear decay to 0
-        bicyclegan) run bicyclegan --steps "${STEPS:-20000}" ;;
+        bicyclegan) run bicyclegan --ngf 32 --nef 32 --ndf 32 --steps "${STEPS:-8000}" ;;
         # official settings (NVlabs/MUNIT edges2shoes config, paper section 5.1): gan 1, x 10, c 1, s 1, x_cyc 0,
         # style 8, 4 residual blocks, 3-scale LSGAN D, Adam 1e-4 (0.5, 0.999), wd 1e-4, batch 1 (the lr halves
         # every 100k steps: not reached here); one translation per input from N(0, I) styles, diversity over 4
-        munit) run munit --steps "${STEPS:-20000}" ;;
+        munit) run munit --dim 32 --ndf 32 --steps "${STEPS:-3300}" ;;
         *) echo "unknown model $m" >&2; exit 2 ;;
     esac
 done
