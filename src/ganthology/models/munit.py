@@ -97,6 +97,7 @@ def dis_adv_loss(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Te
 class MUNIT(TwoDomainModel):
     paper = "Multimodal Unsupervised Image-to-Image Translation. Huang et al., 2018. arXiv:1804.04732"
     year = 2018
+    default_dataset = "edges2mnistm"  # one-to-many, as the paper's edges2shoes (section 5.1)
     Config = MUNITConfig
     sampling_modules = ("G_A", "G_B")
     multimodal = True
