@@ -33,7 +33,7 @@ for m in $models; do
         # paper core (BCE GAN + MSE reconstruction both ways, equal weights), official code's Adam 2e-4, batch 64;
         # depth 3 at 32x32; the official extras (feature matching, curriculum, D every 3rd step) off.
         # At ngf/ndf 32, about 0.28 s a step on one CPU thread (225 images/s): 16 min
-        discogan) run discogan --ngf 32 --ndf 32 --steps "${STEPS:-3500}" ;;
+        discogan) run discogan --ngf 32 --ndf 32 --steps "${STEPS:-2200}" ;;
         # paper settings: WGAN with clipping c 0.01, RMSProp 5e-5, n_critic 2 (a G step every 2nd), lambda 500 L1
         # recovery, batch 4, 5-level U-Net. At ngf/ndf 32, about 0.1 s a step on one CPU thread (37 images/s): 18 min
         dualgan) run dualgan --ngf 32 --ndf 32 --steps "${STEPS:-10000}" ;;

@@ -64,6 +64,8 @@ TINY = {
     "cyclegan": dict(ngf=8, ndf=8, n_blocks=1, pool_size=4, decay_from=1.0, batch_size=4),  # no decay: as stargan
     "unit": dict(ngf=8, ndf=8, n_res=1, batch_size=4),
     "munit": dict(dim=8, mlp_dim=16, n_res=1, ndf=8, batch_size=4),
+    "discogan": dict(ngf=8, ndf=8, batch_size=4),
+    "dualgan": dict(ngf=8, ndf=8, n_critic=2, batch_size=4),
     "bicyclegan": dict(ngf=8, nef=8, ndf=8, decay_from=1.0, batch_size=4),  # no decay: as cyclegan
 }
 
