@@ -6,14 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 import ganthology
 from ganthology.data import InMemoryLoader, build_dataset
 from ganthology.data.info import DataInfo, Part
 from ganthology.models.discogan import DiscoDiscriminator, DiscoGenerator
 
-from .conftest import SEED, run_cli, stoppable
+from .conftest import SEED, stoppable
 
 # the registry tests' tiny settings (tests/conftest.py TINY["discogan"])
 TINY = dict(ngf=8, ndf=8, batch_size=4)
@@ -108,23 +107,6 @@ def test_official_extras_d_every_third_step_and_the_curriculum():
     model.train_step(b, 0)
     assert {k.split(".")[0] for k, v in model.named_parameters() if not torch.equal(v, before[k])} == {
         "G_AB", "G_BA", "D_A", "D_B"}
-
-
-def test_translate_both_ways_through_the_cli(tmp_path):
-    run = ganthology.train_model("discogan", dataset="digits2photo", steps=2, out=str(tmp_path / "run"),
-                                 progress=False, **TINY)
-    ins = tmp_path / "in"
-    ins.mkdir()
-    Image.new("L", (32, 32), 200).save(ins / "grey.png")
-    Image.new("RGB", (32, 32), (200, 10, 10)).save(ins / "colour.png")
-    r = run_cli("translate", str(run), "--input", str(ins), "--out", str(tmp_path / "ab"))
-    assert r.returncode == 0, r.stderr
-    assert Image.open(tmp_path / "ab" / "grey.png").mode == "RGB", "A (grey digits) -> B (colour)"
-    r = run_cli("translate", str(run), "--input", str(ins), "--out", str(tmp_path / "ba"), "--direction", "BtoA")
-    assert r.returncode == 0, r.stderr
-    assert Image.open(tmp_path / "ba" / "colour.png").mode == "L", "B (colour) -> A (grey)"
-    with pytest.raises(ganthology.GanthologyError, match="needs a dataset with domain A and domain B"):
-        ganthology.build_model("discogan", {}, build_dataset("digits").info())
 
 
 def test_stopped_and_resumed_it_continues_exactly(tmp_path, monkeypatch):

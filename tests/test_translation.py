@@ -106,3 +106,35 @@ def test_paired_models_report_content_realism_and_diversity(tmp_path):
     scores = ganthology.evaluate(run, n=100)
     assert {"psnr", "digit_kept", "fd", "diversity"} <= set(scores)
     assert 0 <= scores["digit_kept"] <= 1 and scores["diversity"] >= 0
+
+
+def _two_domain_models() -> list[str]:
+    from ganthology.models.two_domain import TwoDomainModel
+
+    return [m for m in ganthology.list_models() if issubclass(ganthology.get_model(m), TwoDomainModel)]
+
+
+@pytest.mark.parametrize("name", _two_domain_models())
+def test_two_domain_models_translate_a_users_images_both_ways(name, tmp_path):
+    """What TwoDomainModel gives every unpaired model (the CLI path is tested once, in test_cyclegan):
+    grey A -> colour B and back, one file per input, the same output twice unless the model draws a
+    code per translation, and a bad input refused with nothing written."""
+    run = ganthology.train_model(name, dataset="digits2photo", steps=2, out=str(tmp_path / "run"), progress=False,
+                                 **tiny(name))
+    ins = tmp_path / "in"
+    ins.mkdir()
+    Image.new("L", (32, 32), 200).save(ins / "grey.png")
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(ins / "colour.png")
+    [ab_grey, _] = sorted(ganthology.translate(run, ins, tmp_path / "ab"), key=lambda p: p.name != "grey.png")
+    assert Image.open(ab_grey).mode == "RGB", "A (grey digits) -> B (colour)"
+    ba = {p.name: p for p in ganthology.translate(run, ins, tmp_path / "ba", direction="BtoA")}
+    assert Image.open(ba["colour.png"]).mode == "L", "B (colour) -> A (grey)"
+    model = ganthology.load(run)
+    x = torch.rand(2, 1, 32, 32) * 2 - 1
+    assert torch.equal(model.translate(x), model.translate(x)) != model.multimodal
+    (ins / "notes.png").write_text("not an image")
+    with pytest.raises(GanthologyError, match="notes.png"):
+        ganthology.translate(run, ins, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists(), "nothing written when one input is bad"
+    with pytest.raises(GanthologyError, match="takes"):
+        model.translate(torch.zeros(1, 3, 30, 30))
