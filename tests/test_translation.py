@@ -13,7 +13,7 @@ from ganthology.errors import GanthologyError
 from ganthology.metrics.translation import content_and_realism, diversity
 from ganthology.models.pix2pix import Pix2Pix
 
-from .conftest import run_cli, tiny
+from .conftest import needs_mnist, run_cli, tiny
 
 
 def test_edges2photodigits_is_one_to_many_with_the_digit_kept():
@@ -138,3 +138,13 @@ def test_two_domain_models_translate_a_users_images_both_ways(name, tmp_path):
     assert not (tmp_path / "bad").exists(), "nothing written when one input is bad"
     with pytest.raises(GanthologyError, match="takes"):
         model.translate(torch.zeros(1, 3, 30, 30))
+
+
+@needs_mnist
+def test_edges2mnistm_pairs_each_mnist_edge_map_with_its_mnistm_digit():
+    pairs = build_dataset("edges2mnistm", train=False)
+    mnistm = build_dataset("mnistm", train=False)
+    assert len(pairs) == 10_000 and torch.equal(pairs.tensors["B"], mnistm.tensors["x"])
+    assert torch.equal(pairs.tensors["y"], mnistm.tensors["y"])
+    assert pairs.tensors["A"].shape[1:] == (1, 32, 32) and set(pairs.tensors["A"].unique().tolist()) == {0, 255}
+    assert pairs.info().parts["B"].dataset == "mnistm"
