@@ -276,6 +276,7 @@ def test_eval_of_a_translation_model_and_of_a_toy_model(tmp_path):
     assert r.returncode == 0, r.stderr
     rec = json.loads((tmp_path / "p2p" / "eval_heldout.json").read_text())
     assert rec["n"] == 300 and {"psnr", "ssim", "l1"} <= set(rec) and 0 < rec["ssim"] < 1
+    assert ganthology.evaluate(tmp_path / "p2p", n=100)["n"] == 100  # --n: the first n held-out items
     r = run_cli("train", "gan", "--dataset", "ring8", "--steps", "2", "--out", str(tmp_path / "toy"),
                 "--no-progress")
     assert r.returncode == 0, r.stderr

@@ -208,7 +208,7 @@ def evaluate(path: str | Path, metrics: str | None = None, evaluator: str | None
         record |= {"model": model.name, "source": model.source}
         ref_name = model.data.name
         if chosen == ("heldout",):  # the model's own claim on the test split: no evaluator, no samples
-            results = held_out_metrics(model, data_root)
+            results = held_out_metrics(model, data_root, n)
             if not results:
                 raise GanthologyError(f"{model.name} reports no held-out numbers (it has no encoder, classifier "
                                       "or clustering); score its samples with the other metrics.")

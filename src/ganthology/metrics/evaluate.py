@@ -149,8 +149,8 @@ def evaluate_model(model, ev: Evaluator | None, n: int = 10_000, data_root: str 
 
         out = score_toy_model(model, n=n, seed=seed)
         return {k: out[k] for k in ("modes", "num_modes", "high_quality", "kl_modes")}
-    if model.translate is not None:  # scored by its own claim on the held-out split
-        out = held_out_metrics(model, data_root)
+    if model.translate is not None:  # scored by its own claim on the first n items of the held-out split
+        out = held_out_metrics(model, data_root, n)
         return out | {"n": out.pop("n")}
     if model.data.channels != ev.spec.channels and ev.spec.kind != "inception":
         raise GanthologyError(f"{model.name} makes {model.data.channels}-channel images; {ev.name} scores "
