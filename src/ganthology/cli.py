@@ -346,7 +346,7 @@ def evaluator_train(name, data_root, seed):
               help="Feature network [default: the one trained on the model's dataset, else inception-v3].")
 @click.option("--metrics", "metrics", default=None,
               help="Comma-separated subset of fd,kid,is,pr,classes,accuracy,psnr,ssim,l1,heldout [default: all that apply].")
-@click.option("--n", "n", type=int, default=10_000, show_default=True, help="Number of samples of a model.")
+@click.option("--n", "n", type=int, default=10_000, show_default=True, help="Number of samples of a model; for a model that translates, how many held-out items it is scored on.")
 @click.option("--reference", default=None,
               help="Dataset whose test split is the real set [default: the evaluator's, else the model's].")
 @click.option("--data-root", default=None, help="Where the datasets live [default: $GANTHOLOGY_DATA].")
