@@ -1,4 +1,4 @@
-"""DualGAN: U-Net generators and a normalisation-free PatchGAN critic at any channel count, the paper's
+"""DualGAN: U-Net generators and a PatchGAN critic without batch statistics at any channel count, the paper's
 WGAN (clipping, RMSProp, n_critic) and L1 recovery with its lambda, the gradient-penalty variant of
 the official code and PyTorch-GAN as an option, its use on a user's images, exact resume, and that it
 learns."""
@@ -41,18 +41,26 @@ def test_translates_between_any_channel_counts(c_a, c_b):
     assert {"loss_G", "loss_recon", "wasserstein_A", "wasserstein_B"} <= set(logs)
 
 
-def test_the_critic_has_no_batchnorm_and_every_batchnorm_eps_is_small():
+@pytest.mark.parametrize("gan, d_norm", [("wgan", "none"), ("wgan-gp", "none"), ("wgan", "instance"), ("wgan-gp", "instance")])
+def test_no_critic_batchnorm_and_one_images_score_ignores_the_batch(gan, d_norm):
     """The script's critic has BatchNorm2d(C, 0.8): eps 0.8 (not momentum), and batch statistics
-    that tie each image's score to the batch, which the gradient penalty assumes they are not."""
-    model = ganthology.build_model("dualgan", TINY, _info(1, 3))
-    norms = (torch.nn.BatchNorm2d, torch.nn.InstanceNorm2d, torch.nn.GroupNorm, torch.nn.LayerNorm)
+    that tie each image's score to the batch, which the gradient penalty assumes they are not. The
+    default critic has no normalisation; d_norm="instance" is the official code's per-image one
+    (ops.py: moments over H and W, eps 1e-6). Every BatchNorm left (the U-Nets') has a small eps."""
+    model = ganthology.build_model("dualgan", {**TINY, "gan": gan, "d_norm": d_norm}, _info(1, 3))
     for D in (model.D_A, model.D_B):
-        assert not any(isinstance(m, norms) for m in D.modules())
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
+        ins = [m for m in D.modules() if isinstance(m, torch.nn.InstanceNorm2d)]
+        assert len(ins) == (2 if d_norm == "instance" else 0) and all(m.affine and m.eps <= 1e-5 for m in ins)
     bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert bns and all(m.eps <= 1e-3 for m in bns), "the U-Nets' BatchNorm"
+    model.train_step(_batch(), 0)  # a critic step (and clipping for "wgan")
     x = torch.randn(5, 3, 32, 32)
     model.D_B.train()
     assert torch.allclose(model.D_B(x)[:1], model.D_B(x[:1]), atol=1e-6), "one image's score ignores the batch"
+    assert model.D_B(x).abs().max() > 0
+    small = ganthology.build_model("dualgan", {**TINY, "gan": gan, "d_norm": d_norm}, _info(1, 3, size=16))
+    assert small.train().D_B(torch.randn(2, 3, 16, 16)).std() > 0  # the smallest size: 3x3 maps at the end
 
 
 def test_patch_critic_depth_follows_the_image_size():
@@ -61,7 +69,7 @@ def test_patch_critic_depth_follows_the_image_size():
         model = ganthology.build_model("dualgan", {**TINY, "ngf": 4, "ndf": 4}, _info(3, 3, size))
         convs = [m for m in model.D_B.modules() if isinstance(m, torch.nn.Conv2d)]
         assert sum(c.stride == (2, 2) for c in convs) == stride2
-    D = PatchCritic(1, 4, 3).eval()
+    D = PatchCritic(1, 4, 3, norm="none").eval()  # the convolutions' field (a norm layer sees the whole map)
     x = torch.randn(1, 1, 160, 160, requires_grad=True)
     out = D(x)
     out[0, 0, out.shape[2] // 2, out.shape[3] // 2].backward()
@@ -70,22 +78,22 @@ def test_patch_critic_depth_follows_the_image_size():
 
 
 def test_wgan_clipping_rmsprop_and_n_critic():
-    """Algorithm 1: RMSProp at 5e-5, critic weights clipped to [-c, c] after every critic step, the
-    generators stepped on every n_critic-th step only."""
+    """Algorithm 1: RMSProp at 5e-5, critic weights clipped to [-c, c] (c 0.1) after every critic step,
+    the generators stepped on every n_critic-th step only."""
     model = ganthology.build_model("dualgan", {**TINY, "n_critic": 3}, _info(1, 3))
     b = _batch()
     model.setup_optimizers()
     assert all(isinstance(o, torch.optim.RMSprop) and o.param_groups[0]["lr"] == 5e-5 for o in model.opt.values())
     with torch.no_grad():
         for p in model.D_A.parameters():
-            p.mul_(100)  # far outside [-0.01, 0.01]
+            p.mul_(1000)  # far outside [-0.1, 0.1]
     g_moved = []
     for step in range(6):
         before = {k: v.clone() for k, v in model.G_AB.named_parameters()}
         logs = model.train_step(b, step)
         g_moved.append(any(not torch.equal(v, before[k]) for k, v in model.G_AB.named_parameters()))
         assert ("loss_G" in logs) == g_moved[-1]
-        assert all(p.abs().max() <= 0.01 for D in (model.D_A, model.D_B) for p in D.parameters())
+        assert all(p.abs().max() <= 0.1 for D in (model.D_A, model.D_B) for p in D.parameters())
     assert g_moved == [False, False, True, False, False, True]
 
 
@@ -111,6 +119,8 @@ def test_gradient_penalty_variant_does_not_clip():
     assert max(float(p.detach().abs().max()) for p in model.D_B.parameters()) > 0.01
     with pytest.raises(ganthology.GanthologyError, match="wgan-gp"):
         ganthology.build_model("dualgan", {**TINY, "gan": "hinge"}, _info(1, 3))
+    with pytest.raises(ganthology.GanthologyError, match="instance"):
+        ganthology.build_model("dualgan", {**TINY, "d_norm": "batch"}, _info(1, 3))
 
 
 def test_translate_both_ways_through_the_cli(tmp_path):
@@ -126,8 +136,9 @@ def test_translate_both_ways_through_the_cli(tmp_path):
     r = run_cli("translate", str(run), "--input", str(ins), "--out", str(tmp_path / "ba"), "--direction", "BtoA")
     assert r.returncode == 0, r.stderr
     assert Image.open(tmp_path / "ba" / "colour.png").mode == "L", "B (colour) -> A (grey)"
-    with pytest.raises(ganthology.GanthologyError, match="power-of-two"):
-        ganthology.build_model("dualgan", TINY, _info(1, 3, size=24))
+    for size in (24, 8):
+        with pytest.raises(ganthology.GanthologyError, match="power-of-two"):
+            ganthology.build_model("dualgan", TINY, _info(1, 3, size=size))
 
 
 def test_stopped_and_resumed_it_continues_exactly(tmp_path, monkeypatch):
@@ -157,19 +168,20 @@ def _metrics(model, test) -> dict:
 
 @pytest.mark.learning
 def test_dualgan_learns_to_translate_both_ways(tmp_path, expect, one_thread):
-    """digits2photo, 600 steps (300 generator steps) of small networks at the paper's settings (about
-    a minute on one core): the recovery loop closes and translations into the grey-digit domain move
-    towards it (FD in the digits evaluator's features). At RMSProp 5e-5 and lambda 500 they do not
-    yet reach the identity's FD: the recovery term leads early on (docs/results.md)."""
+    """digits2photo, 1,500 steps (750 generator steps) of small networks at the defaults (c 0.1,
+    lambda 100; about a minute on one core): the recovery loop closes and translations into the
+    grey-digit domain move towards it (FD in the digits evaluator's features). At the earlier c 0.01,
+    lambda 500 the critic's gradient was 1/35 of the recovery's and FD stayed at 540 after 1,000 steps
+    (seed 0); now 404 at 1,500 and 317 at 4,000 (docs/results.md)."""
     test = build_dataset("digits2photo", train=False)
     settings = dict(ngf=16, ndf=16, batch_size=4)
     torch.manual_seed(SEED)
     untrained = _metrics(ganthology.build_model("dualgan", settings, build_dataset("digits2photo").info()), test)
-    run = ganthology.train_model("dualgan", dataset="digits2photo", steps=600, seed=SEED,
+    run = ganthology.train_model("dualgan", dataset="digits2photo", steps=1500, seed=SEED,
                                  out=str(tmp_path / "run"), progress=False, sample_every=100000, **settings)
     trained = _metrics(ganthology.load(run), test)
     print("untrained", untrained, "\ntrained", trained)
-    # measured (seeds 0-2, 600 steps): cycle_l1 0.62 -> 0.30-0.34 (ratio 0.49-0.55); fd_BtoA ~1434 ->
-    # 308-1091 (ratio 0.21-0.76; the identity's 261)
-    expect(cycle_ratio=(trained["cycle_l1"] / untrained["cycle_l1"], "<", 0.7),
-           fd_ratio=(trained["fd_BtoA"] / untrained["fd_BtoA"], "<", 0.9))
+    # measured (seeds 0-2, 1,500 steps): cycle_l1 0.62 -> 0.22 / 0.24 / 0.38 (ratio 0.36-0.62); fd_BtoA
+    # ~1434 -> 404 / 263 / 988 (ratio 0.18-0.69; the identity's 261)
+    expect(cycle_ratio=(trained["cycle_l1"] / untrained["cycle_l1"], "<", 0.75),
+           fd_ratio=(trained["fd_BtoA"] / untrained["fd_BtoA"], "<", 0.85))

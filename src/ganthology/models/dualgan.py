@@ -13,21 +13,35 @@ Both recovery errors are L1 (section 3.1: L2 blurs), with lambda in [100, 1000] 
 
 Networks (section 3.2): a U-Net generator (pix2pix's, skip connections between mirrored layers;
 `nn.UNetGenerator`, whose depth follows the image size: 5 levels for 32x32 instead of 8 for 256x256)
-and a PatchGAN critic (70x70 patches at 256x256). The critic has no normalisation at all: the
-PyTorch-GAN script's BatchNorm2d(C, 0.8) sets eps = 0.8 (not momentum), and batch statistics make
-each critic score depend on the other images of the batch, which the gradient penalty's
-per-sample gradients (the script's objective) cannot tolerate. For images below 64x64 the critic
-has two stride-2 layers instead of three (a 34x34 field, the whole of a 32x32 image).
+and a PatchGAN critic (70x70 patches at 256x256; for images below 64x64 two stride-2 layers instead
+of three, a 34x34 field). The critic has no normalisation by default. The PyTorch-GAN script's
+BatchNorm2d(C, 0.8) sets eps = 0.8 (not momentum), and batch statistics make each score depend on
+the other images of the batch, which the gradient penalty's per-sample gradients cannot tolerate.
+The official code (duxingren14/DualGAN) normalises each image over its own maps (ops.py `batch_norm`:
+moments over height and width, eps 1e-6; the 2017 code's batch norm at its batch size 1 computes
+the same) and clips the norm's scale and shift with the weights: `d_norm="instance"` here. Measured,
+it makes clipping weaker, not stronger: with every scale clipped to c, the critic's output cannot
+grow (FD 538 against 423 without it at c 0.1, lambda 100, 1,000 steps, seed 0; neutral at c 0.01).
 
-Objective: the paper's WGAN with weight clipping is the default (`gan="wgan"`). The PyTorch-GAN
-script replaces it with WGAN-GP (lambda_gp 10, Adam 2e-4, commit ee8cd36), as the official code
-(duxingren14/DualGAN) later did too (GAN_type "wgan-gp", gamma 10); that is `gan="wgan-gp"` here,
-with the same RMSProp so that only the Lipschitz constraint changes. The paper's numbers are kept:
-RMSProp 5e-5, lambda 500 (the official default, inside the paper's range), c = 0.01 (the official
-default, inside the paper's [0.01, 0.1]), n_critic 2 (the paper's 2-4). Measured on digits2photo
-(600 steps, seed 0, the learning test's small networks), the penalty learns no better than clipping:
-cycle error 0.30 and FD of B->A translations 612 against 0.30 and 611 (c = 0.1: 0.30, 615; lambda
-100: 0.30, 607); the L1 recovery, weighted 100-1000, leads early on whatever the critic.
+Objective: the paper's WGAN with weight clipping (`gan="wgan"`). The PyTorch-GAN script replaces it
+with WGAN-GP (lambda_gp 10, Adam 2e-4, commit ee8cd36), as the official code later did too (GAN_type
+"wgan-gp", gamma 10); that is `gan="wgan-gp"` here, with the same RMSProp so that only the
+Lipschitz constraint changes. Kept from the paper: RMSProp 5e-5, n_critic 2 (the paper's 2-4),
+batch 4 (its 1-4). Chosen inside the paper's ranges by measurement (digits2photo, the learning
+test's small networks, seed 0): c = 0.1 (the top of its [0.01, 0.1]; the official code's 0.01)
+and lambda 100 (the bottom of its [100, 1000]; the official code's 200, later 500). The critic's
+scale under clipping is set by c and its architecture, while lambda x the mean L1 per pixel grows
+as the image shrinks, so the balance the paper tuned at 256x256 does not carry to 32x32: at c 0.01,
+lambda 500 the critic's gradient on G's output was 1/35 of the recovery's after 1,000 steps (1/400
+with a normalised critic), G_AB copied the grey digit and G_BA kept a grey copy of the photo patch,
+and FD of B -> A translations stayed at 538-564 from 1,000 to 6,000 steps (the identity's 261;
+batch or instance norm in the critic, lambda 100 alone, a critic learning rate 5x G's, a global
+linear critic head as the official code's, or the penalty: all 533-598 at 1,000-4,000 steps).
+c 0.1 alone gave 447 at 1,000 steps; c 0.1 with lambda 100, 423 at 1,000 and 317 at 4,000 (lambda
+200: 427 and 364), with G_BA's outputs now white strokes on black. Still missing: G_BA keeps the
+digit's class only at chance on two seeds of three (B carries a random photo that the B -> A -> B
+loop must recover, which pays G_BA to hide it rather than draw the digit cleanly), and the critics
+alone are slow: without any recovery term (lambda 0) FD reaches only 670 after 4,000 steps.
 """
 from __future__ import annotations
 
@@ -48,10 +62,10 @@ from .two_domain import TwoDomainModel
 
 @dataclass
 class DualGANConfig:
-    lambda_A: float = 500.0  # eq. 3: lambda_U, weight of ||a - G_BA(G_AB(a))||_1; section 3.1: [100, 1000]; official code 500
-    lambda_B: float = 500.0  # eq. 3: lambda_V, weight of ||b - G_AB(G_BA(b))||_1; as lambda_A
+    lambda_A: float = 100.0  # eq. 3: lambda_U, weight of ||a - G_BA(G_AB(a))||_1; section 3.1: [100, 1000] (official code 200, later 500; measured: docstring)
+    lambda_B: float = 100.0  # eq. 3: lambda_V, weight of ||b - G_AB(G_BA(b))||_1; as lambda_A
     gan: str = "wgan"  # section 3.1: "wgan" (weight clipping); "wgan-gp": the official code's later default and PyTorch-GAN's
-    clip_value: float = 0.01  # algorithm 1: c, "normally in [0.01, 0.1]"; official code 0.01
+    clip_value: float = 0.1  # algorithm 1: c, "normally in [0.01, 0.1]" (official code 0.01; measured: docstring)
     lambda_gp: float = 10.0  # gan="wgan-gp" only: official code gamma = 10 (Gulrajani et al.)
     n_critic: int = 2  # section 3.3: critic iterations per generator iteration, 2-4
     lr: float = 5e-5  # algorithm 1: RMSProp, alpha = 0.00005
@@ -61,20 +75,27 @@ class DualGANConfig:
     d_layers: int = 0  # stride-2 critic layers (3 = 70x70 patches, section 3.2); 0 = 3 from 64x64 up, 2 below
     dropout: float = 0.0  # section 3.1: noise z as dropout, which the official code turns off (dropout_rate 0)
     batch_size: int = 4  # section 3.3: batch size 1-4
+    d_norm: str = "none"  # section 3.2 (pix2pix's PatchGAN); "instance": the official code's per-image norm (ops.py batch_norm, moments over H, W), measured weaker (docstring)
 
 
 class PatchCritic(nn.Module):
     """The PatchGAN of pix2pix (C64-C128-...-C512, 4x4 convolutions, LeakyReLU 0.2, the last stride-2
-    layer replaced by stride 1, then a 1-channel convolution) without any normalisation: a WGAN
-    critic whose score of one image does not depend on the rest of the batch."""
+    layer replaced by stride 1, then a 1-channel convolution) as a WGAN critic. `norm="instance"`
+    normalises every layer but the first over each image's own feature maps with a learned scale and
+    shift, as the official code's discriminator does (`batch_norm` in ops.py takes the moments over
+    height and width only); `"none"` leaves it out. Either way the score of one image does not depend
+    on the rest of the batch, which the gradient penalty's per-sample gradients need."""
 
-    def __init__(self, in_channels: int, ndf: int = 64, n_layers: int = 3):
+    def __init__(self, in_channels: int, ndf: int = 64, n_layers: int = 3, norm: str = "instance"):
         super().__init__()
         layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         ch = ndf
         for i in range(1, n_layers + 1):  # stride 2 for the first n_layers - 1, then stride 1
             out = ndf * min(2**i, 8)
-            layers += [nn.Conv2d(ch, out, 4, 2 if i < n_layers else 1, 1), nn.LeakyReLU(0.2, True)]
+            layers.append(nn.Conv2d(ch, out, 4, 2 if i < n_layers else 1, 1))
+            if norm == "instance":
+                layers.append(nn.InstanceNorm2d(out, eps=1e-6, affine=True))  # official ops.py: eps 1e-6
+            layers.append(nn.LeakyReLU(0.2, True))
             ch = out
         layers.append(nn.Conv2d(ch, 1, 4, 1, 1))  # (B, C, h, w) -> (B, 1, h-1, w-1) patch scores
         self.net = nn.Sequential(*layers)
@@ -92,19 +113,21 @@ class DualGAN(TwoDomainModel):
 
     def __init__(self, cfg: DualGANConfig, data: DataInfo):
         super().__init__(cfg, data)  # the domains' keys, channels and size (models/two_domain.py)
+        if cfg.d_norm not in ("instance", "none"):
+            raise GanthologyError(f"dualgan's d_norm is 'instance' (the official code's) or 'none', not {cfg.d_norm!r}.")
         if cfg.gan not in ("wgan", "wgan-gp"):
             raise GanthologyError(f"dualgan's gan is 'wgan' (the paper's clipping) or 'wgan-gp', not {cfg.gan!r}.")
         s = self.size
-        if s < 8 or s & (s - 1):
+        if s < 16 or s & (s - 1):  # below 16 the critic's maps shrink under its 4x4 kernels
             raise GanthologyError(f"dualgan's U-Net halves the image down to 1x1; use a power-of-two image size of "
-                                  f"at least 8, not {s}.")
+                                  f"at least 16, not {s}.")
         self.size_multiple = s  # the U-Net goes down to 1x1 at the training size
         n_drop = 3 if cfg.dropout > 0 else 0
         self.G_AB = UNetGenerator(self.c_A, self.c_B, s, cfg.ngf, dropout=cfg.dropout, n_dropout=n_drop)
         self.G_BA = UNetGenerator(self.c_B, self.c_A, s, cfg.ngf, dropout=cfg.dropout, n_dropout=n_drop)
         d_layers = cfg.d_layers or (3 if s >= 64 else 2)
-        self.D_A = PatchCritic(self.c_A, cfg.ndf, d_layers)  # judges domain A (the paper's D_B)
-        self.D_B = PatchCritic(self.c_B, cfg.ndf, d_layers)
+        self.D_A = PatchCritic(self.c_A, cfg.ndf, d_layers, cfg.d_norm)  # judges domain A (the paper's D_B)
+        self.D_B = PatchCritic(self.c_B, cfg.ndf, d_layers, cfg.d_norm)
         self.apply(dcgan_init)  # pix2pix's N(0, 0.02), as its U-Net and PatchGAN are used
 
     def optimizers(self):
@@ -120,7 +143,8 @@ class DualGAN(TwoDomainModel):
 
     @torch.no_grad()
     def clip_critics(self) -> None:
-        """Algorithm 1: w <- clip(w, -c, c) for every critic parameter, after each critic update."""
+        """Algorithm 1: w <- clip(w, -c, c) for every critic parameter, after each critic update; the
+        normalisation's scale and shift too, as the official code clips all of the critic's variables."""
         for p in itertools.chain(self.D_A.parameters(), self.D_B.parameters()):
             p.clamp_(-self.cfg.clip_value, self.cfg.clip_value)
 
