@@ -34,7 +34,7 @@ scale under clipping is set by c and its architecture, while lambda x the mean L
 as the image shrinks, so the balance the paper tuned at 256x256 does not carry to 32x32: at c 0.01,
 lambda 500 the critic's gradient on G's output was 1/35 of the recovery's after 1,000 steps (1/400
 with a normalised critic), G_AB copied the grey digit and G_BA kept a grey copy of the photo patch,
-and FD of B -> A translations stayed at 538-564 from 1,000 to 6,000 steps (the identity's 261;
+and FD of B -> A translations stayed at 495-564 from 1,000 to 6,000 steps (the identity's 261;
 batch or instance norm in the critic, lambda 100 alone, a critic learning rate 5x G's, a global
 linear critic head as the official code's, or the penalty: all 533-598 at 1,000-4,000 steps).
 c 0.1 alone gave 447 at 1,000 steps; c 0.1 with lambda 100, 423 at 1,000 and 317 at 4,000 (lambda
