@@ -36,7 +36,7 @@ for m in $models; do
         discogan) run discogan --ngf 32 --ndf 32 --steps "${STEPS:-2200}" ;;
         # paper settings: WGAN with clipping c 0.1, RMSProp 5e-5, n_critic 2 (a G step every 2nd), lambda 100 L1
         # recovery (c and lambda at the ends of the paper's ranges that balance them at 32x32, measured), batch 4,
-        # 5-level U-Net, critic without normalisation. At ngf/ndf 32, about 0.1 s a step on one CPU thread (37 images/s): 18 min
+        # 5-level U-Net, critic without normalisation. At ngf/ndf 32, about 0.1 s a step on one CPU thread (37 images/s)
         dualgan) run dualgan --ngf 32 --ndf 32 --steps "${STEPS:-5500}" ;;
         # official settings (junyanz/BicycleGAN): batch 2 split between the cVAE-GAN and cLR-GAN branches,
         # lambda 10 / latent 0.5 / KL 0.01, |z| 8, Adam 2e-4 (0.5, 0.999), constant then linear decay to 0
