@@ -58,16 +58,26 @@ def test_one_train_step_changes_every_optimized_parameter(name):
     model, loader = _build(name)
     model.train()
     before = {k: v.clone() for k, v in model.named_parameters()}
-    steps = getattr(model.cfg, "n_critic", 1)  # WGAN-GP's G moves every n_critic-th step
-    for step in range(steps):
+
+    def unchanged() -> list[str]:
+        """The optimizers that have not yet changed any of their parameters."""
+        out = []
+        for opt_name, opt in model.opt.items():
+            ids = {id(p) for g in opt.param_groups for p in g["params"]}
+            if not any(id(p) in ids and not torch.equal(p, before[k]) for k, p in model.named_parameters()):
+                out.append(opt_name)
+        return out
+
+    # some players move only every few steps (WGAN's G every n_critic-th, DiscoGAN's D every 3rd):
+    # within 5 steps every optimizer must have moved
+    for step in range(5):
         logs = model.train_step(loader.next(), step)
         assert logs, "train_step returns the losses it computed"
         for k, v in logs.items():
             assert v.dim() == 0 and torch.isfinite(v), f"{k} = {v}"
-    for opt_name, opt in model.opt.items():
-        ids = {id(p) for g in opt.param_groups for p in g["params"]}
-        changed = [k for k, p in model.named_parameters() if id(p) in ids and not torch.equal(p, before[k])]
-        assert changed, f"optimizer {opt_name} changed no parameter"
+        if not unchanged():
+            break
+    assert not unchanged(), f"optimizers {unchanged()} changed no parameter in 5 steps"
 
 
 @pytest.mark.parametrize("name", MODELS)
