@@ -78,9 +78,9 @@ def test_patch_critic_depth_follows_the_image_size():
 
 
 def test_wgan_clipping_rmsprop_and_n_critic():
-    """Algorithm 1: RMSProp at 5e-5, critic weights clipped to [-c, c] (c 0.1) after every critic step,
-    the generators stepped on every n_critic-th step only."""
-    model = ganthology.build_model("dualgan", {**TINY, "n_critic": 3}, _info(1, 3))
+    """Algorithm 1 (`--gan wgan`): RMSProp at 5e-5, critic weights clipped to [-c, c] (c 0.1) after every
+    critic step, the generators stepped on every n_critic-th step only."""
+    model = ganthology.build_model("dualgan", {**TINY, "n_critic": 3, "gan": "wgan"}, _info(1, 3))
     b = _batch()
     model.setup_optimizers()
     assert all(isinstance(o, torch.optim.RMSprop) and o.param_groups[0]["lr"] == 5e-5 for o in model.opt.values())
@@ -181,7 +181,8 @@ def test_dualgan_learns_to_translate_both_ways(tmp_path, expect, one_thread):
                                  out=str(tmp_path / "run"), progress=False, sample_every=100000, **settings)
     trained = _metrics(ganthology.load(run), test)
     print("untrained", untrained, "\ntrained", trained)
-    # measured (seeds 0-2, 1,500 steps): cycle_l1 0.62 -> 0.22 / 0.24 / 0.38 (ratio 0.36-0.62); fd_BtoA
-    # ~1434 -> 404 / 263 / 988 (ratio 0.18-0.69; the identity's 261)
-    expect(cycle_ratio=(trained["cycle_l1"] / untrained["cycle_l1"], "<", 0.75),
-           fd_ratio=(trained["fd_BtoA"] / untrained["fd_BtoA"], "<", 0.85))
+    # measured at the defaults (WGAN-GP; seeds 0-2, 1,500 steps): cycle_l1 0.62 -> 0.164 / 0.166 / 0.189
+    # (ratio 0.26-0.30); fd_BtoA ~1434 -> 549 / 217 / 902 (ratio 0.15-0.63; the identity's 261); digits
+    # kept 0.16 / 0.62 / 0.35 (not required: see docs/results.md, dualgan)
+    expect(cycle_ratio=(trained["cycle_l1"] / untrained["cycle_l1"], "<", 0.45),
+           fd_ratio=(trained["fd_BtoA"] / untrained["fd_BtoA"], "<", 0.8))
