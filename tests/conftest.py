@@ -111,6 +111,29 @@ def stoppable(monkeypatch, base, name: str):
     return Stopping
 
 
+def stopped_and_resumed(monkeypatch, tmp_path: Path, name: str, stop_at: int, **settings):
+    """Train `name` uninterrupted, then again stopped after `stop_at` steps (as by Ctrl-C) and
+    resumed from that checkpoint; the resumed run must log the same losses and end with the same
+    weights. Returns the uninterrupted run's metrics rows and both final checkpoints."""
+    import ganthology
+    from ganthology.train.checkpoint import load_checkpoint
+    from ganthology.train.logger import read_metrics
+
+    Stopping = stoppable(monkeypatch, ganthology.get_model(name), f"{name}_stopping")
+    kw = dict(log_every=1, progress=False, sample_every=100, channels_last=False, **settings)
+    full = read_metrics(ganthology.train_model(Stopping.name, out=str(tmp_path / "full"), **kw) / "metrics.csv")
+    monkeypatch.setattr(Stopping, "stop_after", stop_at)
+    ganthology.train_model(Stopping.name, out=str(tmp_path / "part"), **kw)
+    assert load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")["step"] == stop_at
+    monkeypatch.setattr(Stopping, "stop_after", 0)
+    resumed = read_metrics(ganthology.train_model(Stopping.name, resume=tmp_path / "part") / "metrics.csv")
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "images_per_s"} for r in rows]  # noqa: E731
+    assert strip(resumed) == strip(full)
+    a, b = (load_checkpoint(tmp_path / r / "checkpoints" / "last.pt") for r in ("full", "part"))
+    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
+    return full, a, b
+
+
 def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """`ganthology ARGS` in a subprocess, as a user would run it."""
     env = dict(os.environ)

@@ -12,7 +12,7 @@ from ganthology.data import InMemoryLoader, build_dataset
 from ganthology.data.info import DataInfo, Part
 from ganthology.models.bicyclegan import Encoder, Generator, MultiScaleDiscriminator
 
-from .conftest import SEED, run_cli, stoppable
+from .conftest import SEED, run_cli, stopped_and_resumed
 
 # the registry tests' tiny settings (tests/conftest.py TINY); decay_from=1.0: no decay, as cyclegan
 TINY = dict(ngf=8, nef=8, ndf=8, decay_from=1.0, batch_size=4)
@@ -192,23 +192,9 @@ def test_translate_several_outputs_per_input_on_a_users_images(tmp_path):
 def test_stopped_in_its_decay_it_resumes_exactly(tmp_path, monkeypatch):
     """Three optimizers and their decay, random z and the reparameterisation noise, stopped at step 6
     of 8 (Ctrl-C) and resumed: the same losses, rates and weights."""
-    from ganthology.train.checkpoint import load_checkpoint
-    from ganthology.train.logger import read_metrics
-
-    Stopping = stoppable(monkeypatch, ganthology.get_model("bicyclegan"), "bicyclegan_stopping")
-    kw = dict(dataset="edges2photodigits", steps=8, log_every=1, progress=False, sample_every=100,
-              channels_last=False, **{**TINY, "decay_from": 0.5})
-    full = read_metrics(ganthology.train_model("bicyclegan_stopping", out=str(tmp_path / "full"), **kw) / "metrics.csv")
+    full, _, _ = stopped_and_resumed(monkeypatch, tmp_path, "bicyclegan", 6,
+                        dataset="edges2photodigits", steps=8, **{**TINY, "decay_from": 0.5})
     assert float(full[-1]["lr_D2"]) < float(full[0]["lr_D2"]), "the run decays"
-    monkeypatch.setattr(Stopping, "stop_after", 6)
-    ganthology.train_model("bicyclegan_stopping", out=str(tmp_path / "part"), **kw)
-    assert load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")["step"] == 6
-    monkeypatch.setattr(Stopping, "stop_after", 0)
-    resumed = read_metrics(ganthology.train_model("bicyclegan_stopping", resume=tmp_path / "part") / "metrics.csv")
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "images_per_s"} for r in rows]  # noqa: E731
-    assert strip(resumed) == strip(full)
-    a, b = (load_checkpoint(tmp_path / r / "checkpoints" / "last.pt") for r in ("full", "part"))
-    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
 
 
 def _held_out(model, test) -> dict:

@@ -12,7 +12,7 @@ from ganthology.data.info import DataInfo, Part
 from ganthology.models.cyclegan import ImagePool
 from ganthology.nn import PatchGANDiscriminator, ResnetGenerator
 
-from .conftest import SEED, run_cli, stoppable, tiny
+from .conftest import SEED, run_cli, stopped_and_resumed, tiny
 
 
 def _info(c_a: int, c_b: int, size: int = 32) -> DataInfo:
@@ -135,21 +135,7 @@ def test_cyclegan_learns_to_translate_both_ways(tmp_path, expect, one_thread):
 def test_stopped_in_its_decay_it_resumes_exactly_with_both_domains_and_the_pool(tmp_path, monkeypatch):
     """Unpaired domains (two shuffles and positions), the image pool (buffers) and the decaying
     learning rate, stopped at step 6 of 8 (Ctrl-C) and resumed: the same losses, rates and weights."""
-    from ganthology.train.checkpoint import load_checkpoint
-    from ganthology.train.logger import read_metrics
-
-    Stopping = stoppable(monkeypatch, ganthology.get_model("cyclegan"), "cyclegan_stopping")
-    kw = dict(dataset="digits2photo", steps=8, log_every=1, progress=False, sample_every=100, channels_last=False,
-              **{**tiny("cyclegan"), "decay_from": 0.5, "pool_size": 3})
-    full = read_metrics(ganthology.train_model("cyclegan_stopping", out=str(tmp_path / "full"), **kw) / "metrics.csv")
+    full, a, b = stopped_and_resumed(monkeypatch, tmp_path, "cyclegan", 6,
+                        dataset="digits2photo", steps=8, **{**tiny("cyclegan"), "decay_from": 0.5, "pool_size": 3})
     assert float(full[-1]["lr_G"]) < float(full[0]["lr_G"]), "the run decays"
-    monkeypatch.setattr(Stopping, "stop_after", 6)
-    ganthology.train_model("cyclegan_stopping", out=str(tmp_path / "part"), **kw)
-    assert load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")["step"] == 6
-    monkeypatch.setattr(Stopping, "stop_after", 0)
-    resumed = read_metrics(ganthology.train_model("cyclegan_stopping", resume=tmp_path / "part") / "metrics.csv")
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "images_per_s"} for r in rows]  # noqa: E731
-    assert strip(resumed) == strip(full)
-    a, b = (load_checkpoint(tmp_path / r / "checkpoints" / "last.pt") for r in ("full", "part"))
     assert a["loader"] == b["loader"] and len(a["loader"]["groups"]) == 2
-    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])  # pool_A/B included

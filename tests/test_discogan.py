@@ -12,7 +12,7 @@ from ganthology.data import InMemoryLoader, build_dataset
 from ganthology.data.info import DataInfo, Part
 from ganthology.models.discogan import DiscoDiscriminator, DiscoGenerator
 
-from .conftest import SEED, stoppable
+from .conftest import SEED, stopped_and_resumed
 
 # the registry tests' tiny settings (tests/conftest.py TINY["discogan"])
 TINY = dict(ngf=8, ndf=8, batch_size=4)
@@ -112,22 +112,8 @@ def test_official_extras_d_every_third_step_and_the_curriculum():
 def test_stopped_and_resumed_it_continues_exactly(tmp_path, monkeypatch):
     """D every 3rd step and the curriculum depend on the step: stopped at 5 of 8 (Ctrl-C) and resumed,
     the same losses and weights."""
-    from ganthology.train.checkpoint import load_checkpoint
-    from ganthology.train.logger import read_metrics
-
-    Stopping = stoppable(monkeypatch, ganthology.get_model("discogan"), "discogan_stopping")
-    kw = dict(dataset="digits2photo", steps=8, log_every=1, progress=False, sample_every=100, channels_last=False,
-              **{**TINY, "d_every": 3, "curriculum_steps": 4, "fm_weight": 0.9})
-    full = read_metrics(ganthology.train_model("discogan_stopping", out=str(tmp_path / "full"), **kw) / "metrics.csv")
-    monkeypatch.setattr(Stopping, "stop_after", 5)
-    ganthology.train_model("discogan_stopping", out=str(tmp_path / "part"), **kw)
-    assert load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")["step"] == 5
-    monkeypatch.setattr(Stopping, "stop_after", 0)
-    resumed = read_metrics(ganthology.train_model("discogan_stopping", resume=tmp_path / "part") / "metrics.csv")
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "images_per_s"} for r in rows]  # noqa: E731
-    assert strip(resumed) == strip(full)
-    a, b = (load_checkpoint(tmp_path / r / "checkpoints" / "last.pt") for r in ("full", "part"))
-    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
+    stopped_and_resumed(monkeypatch, tmp_path, "discogan", 5,
+                        dataset="digits2photo", steps=8, **{**TINY, "d_every": 3, "curriculum_steps": 4, "fm_weight": 0.9})
 
 
 def _metrics(model, test) -> dict:

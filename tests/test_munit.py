@@ -15,7 +15,7 @@ from ganthology.data import InMemoryLoader, build_dataset
 from ganthology.data.info import DataInfo, Part
 from ganthology.nn.adain import AdaINDecoder, AdaptiveInstanceNorm2d, MultiScaleDiscriminator, StyleEncoder
 
-from .conftest import SEED, TINY, run_cli, stoppable
+from .conftest import SEED, TINY, run_cli, stopped_and_resumed
 
 # the registry's tiny settings for munit (tests/conftest.py TINY: the lead adds this line there)
 TINY_MUNIT = dict(dim=8, mlp_dim=16, n_res=1, ndf=8, batch_size=4)
@@ -255,20 +255,6 @@ def test_munit_learns_to_translate_with_many_styles(tmp_path, expect, one_thread
 def test_stopped_mid_run_it_resumes_exactly(tmp_path, monkeypatch):
     """Both domains' shuffles, the random styles (torch's RNG) and the step schedule, stopped at step 6
     of 8 (Ctrl-C) and resumed: the same losses, rates and weights."""
-    from ganthology.train.checkpoint import load_checkpoint
-    from ganthology.train.logger import read_metrics
-
-    Stopping = stoppable(monkeypatch, ganthology.get_model("munit"), "munit_stopping")
-    kw = dict(dataset="digits2photo", steps=8, log_every=1, progress=False, sample_every=100, channels_last=False,
-              **{**_tiny(), "lr_step": 3})
-    full = read_metrics(ganthology.train_model("munit_stopping", out=str(tmp_path / "full"), **kw) / "metrics.csv")
+    full, _, _ = stopped_and_resumed(monkeypatch, tmp_path, "munit", 6,
+                        dataset="digits2photo", steps=8, **{**_tiny(), "lr_step": 3})
     assert float(full[-1]["lr_G"]) < float(full[0]["lr_G"]), "the run steps its rate down"
-    monkeypatch.setattr(Stopping, "stop_after", 6)
-    ganthology.train_model("munit_stopping", out=str(tmp_path / "part"), **kw)
-    assert load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")["step"] == 6
-    monkeypatch.setattr(Stopping, "stop_after", 0)
-    resumed = read_metrics(ganthology.train_model("munit_stopping", resume=tmp_path / "part") / "metrics.csv")
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "images_per_s"} for r in rows]  # noqa: E731
-    assert strip(resumed) == strip(full)
-    a, b = (load_checkpoint(tmp_path / r / "checkpoints" / "last.pt") for r in ("full", "part"))
-    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])

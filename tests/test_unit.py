@@ -14,7 +14,7 @@ from ganthology.data import InMemoryLoader, build_dataset
 from ganthology.data.info import DataInfo, Part
 from ganthology.models.unit import UNITDiscriminator, d_depth, kl_unit_variance
 
-from .conftest import SEED, stoppable
+from .conftest import SEED, stopped_and_resumed
 
 # the registry tests' tiny settings (tests/conftest.py TINY["unit"])
 TINY = dict(ngf=8, ndf=8, n_res=1, batch_size=4)
@@ -126,21 +126,8 @@ def test_noise_comes_from_torch_and_translation_uses_the_mean():
 def test_stopped_and_resumed_it_continues_exactly(tmp_path, monkeypatch):
     """Both domains' loader positions, Adam's state and the torch noise of the reparameterisation:
     stopped at step 3 of 5 (Ctrl-C) and resumed, the same losses and weights."""
-    from ganthology.train.checkpoint import load_checkpoint
-    from ganthology.train.logger import read_metrics
-
-    Stopping = stoppable(monkeypatch, ganthology.get_model("unit"), "unit_stopping")
-    kw = dict(dataset="digits2photo", steps=5, log_every=1, progress=False, sample_every=100, channels_last=False, **TINY)
-    full = read_metrics(ganthology.train_model("unit_stopping", out=str(tmp_path / "full"), **kw) / "metrics.csv")
-    monkeypatch.setattr(Stopping, "stop_after", 3)
-    ganthology.train_model("unit_stopping", out=str(tmp_path / "part"), **kw)
-    assert load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")["step"] == 3
-    monkeypatch.setattr(Stopping, "stop_after", 0)
-    resumed = read_metrics(ganthology.train_model("unit_stopping", resume=tmp_path / "part") / "metrics.csv")
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "images_per_s"} for r in rows]  # noqa: E731
-    assert strip(resumed) == strip(full)
-    a, b = (load_checkpoint(tmp_path / r / "checkpoints" / "last.pt") for r in ("full", "part"))
-    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
+    stopped_and_resumed(monkeypatch, tmp_path, "unit", 3,
+                        dataset="digits2photo", steps=5, **TINY)
 
 
 def _scores(model, test) -> dict:
