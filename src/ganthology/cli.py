@@ -58,6 +58,8 @@ def datasets_cmd():
     click.echo(f"{'folder:PATH':15} your images (sub-folders become class labels)")
     click.echo(f"{'paired:PATH':15} aligned pairs, A left and B right in one image (pix2pix layout)")
     click.echo(f"{'unpaired:PATH':15} two domains, trainA/ trainB/ testA/ testB/ (CycleGAN) or train/A ... (PyTorch-GAN)")
+    click.echo(f"{'celeba:PATH':15} CelebA with its attributes (img_align_celeba/, list_attr_celeba.txt)")
+    click.echo(f"{'domains:NAME':15} a paired dataset read as two unpaired domains (applied by itself for unpaired models)")
 
 
 # --- train ------------------------------------------------------------------------------------
