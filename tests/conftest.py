@@ -111,6 +111,21 @@ def stoppable(monkeypatch, base, name: str):
     return Stopping
 
 
+def two_domain_info(c_a: int, c_b: int, size: int = 32):
+    """The description of two unpaired domains of c_a and c_b channels (for building a model by hand)."""
+    from ganthology.data.info import DataInfo, Part
+
+    return DataInfo(name="two-domains", channels=c_b, image_size=size, parts={
+        "A": Part("domain A", (c_a, size, size), 0), "B": Part("domain B", (c_b, size, size), 1)})
+
+
+def two_domain_batch(c_a: int = 1, c_b: int = 3, n: int = 4, size: int = 32) -> dict:
+    """A fixed random batch of both domains in [-1, 1]."""
+    g = torch.Generator().manual_seed(1)
+    return {"A": torch.rand(n, c_a, size, size, generator=g) * 2 - 1,
+            "B": torch.rand(n, c_b, size, size, generator=g) * 2 - 1}
+
+
 def stopped_and_resumed(monkeypatch, tmp_path: Path, name: str, stop_at: int, **settings):
     """Train `name` uninterrupted, then again stopped after `stop_at` steps (as by Ctrl-C) and
     resumed from that checkpoint; the resumed run must log the same losses and end with the same

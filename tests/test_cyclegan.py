@@ -8,16 +8,10 @@ from PIL import Image
 
 import ganthology
 from ganthology.data import InMemoryLoader, build_dataset
-from ganthology.data.info import DataInfo, Part
 from ganthology.models.cyclegan import ImagePool
 from ganthology.nn import PatchGANDiscriminator, ResnetGenerator
 
-from .conftest import SEED, run_cli, stopped_and_resumed, tiny
-
-
-def _info(c_a: int, c_b: int, size: int = 32) -> DataInfo:
-    return DataInfo(name="two-domains", channels=c_b, image_size=size, parts={
-        "A": Part("domain A", (c_a, size, size), 0), "B": Part("domain B", (c_b, size, size), 1)})
+from .conftest import SEED, run_cli, stopped_and_resumed, tiny, two_domain_info as _info
 
 
 @pytest.mark.parametrize("c_in, c_out", [(1, 1), (1, 3), (3, 1), (3, 3), (4, 4)])

@@ -12,37 +12,20 @@ from PIL import Image
 
 import ganthology
 from ganthology.data import InMemoryLoader, build_dataset
-from ganthology.data.info import DataInfo, Part
 from ganthology.nn.adain import AdaINDecoder, AdaptiveInstanceNorm2d, MultiScaleDiscriminator, StyleEncoder
 
-from .conftest import SEED, TINY, run_cli, stopped_and_resumed
-
-# the registry's tiny settings for munit (tests/conftest.py TINY: the lead adds this line there)
-TINY_MUNIT = dict(dim=8, mlp_dim=16, n_res=1, ndf=8, batch_size=4)
-
-
-def _tiny() -> dict:
-    return {**TINY_MUNIT, **TINY.get("munit", {})}
-
-
-def _info(c_a: int, c_b: int, size: int = 32) -> DataInfo:
-    return DataInfo(name="two-domains", channels=c_b, image_size=size, parts={
-        "A": Part("domain A", (c_a, size, size), 0), "B": Part("domain B", (c_b, size, size), 1)})
+from .conftest import SEED, run_cli, stopped_and_resumed, tiny, two_domain_info as _info, two_domain_batch as _batch
 
 
 def _strided(net: torch.nn.Module) -> int:
     return sum(isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2) for m in net.modules())
 
 
-def _batch(c_a: int, c_b: int, n: int = 4, size: int = 32) -> dict:
-    return {"A": torch.rand(n, c_a, size, size) * 2 - 1, "B": torch.rand(n, c_b, size, size) * 2 - 1}
-
-
 @pytest.mark.parametrize("c_a, c_b", [(1, 1), (1, 3), (3, 1), (3, 3)])
 def test_both_domains_with_their_own_channel_count(c_a, c_b):
     """PyTorch-GAN's MUNIT ignored --channels (its issue #170): here A and B may differ (A grey, B colour)."""
     torch.manual_seed(0)
-    model = ganthology.build_model("munit", _tiny(), _info(c_a, c_b))
+    model = ganthology.build_model("munit", tiny("munit"), _info(c_a, c_b))
     batch = _batch(c_a, c_b)
     out = model.train_step(batch, 0)
     assert all(torch.isfinite(v) for v in out.values())
@@ -63,7 +46,7 @@ def test_the_style_encoder_keeps_the_official_four_downsamples_at_32():
     """The official StyleEncoder has four stride-2 convs; at 32x32 they leave 2x2 for the pool, and
     only smaller images get fewer."""
     for size, n in ((32, 4), (64, 4), (16, 3)):
-        m = ganthology.build_model("munit", _tiny(), _info(1, 3, size))
+        m = ganthology.build_model("munit", tiny("munit"), _info(1, 3, size))
         assert _strided(m.G_A.style) == n
 
 
@@ -100,7 +83,7 @@ def test_the_content_loss_reaches_the_source_encoder_through_its_target():
     gradient flow into both; PyTorch-GAN detached the target c_A, so E^c_A learnt only through
     the decoder. The model's gradient must equal the undetached expression's, not the detached one's."""
     torch.manual_seed(0)
-    model = ganthology.build_model("munit", _tiny(), _info(1, 3))
+    model = ganthology.build_model("munit", tiny("munit"), _info(1, 3))
     batch = _batch(1, 3)
     s_A, s_B = model.random_style(4), model.random_style(4)
 
@@ -125,7 +108,7 @@ def test_training_and_translation_draw_styles_from_the_same_prior(monkeypatch):
     """Section 3.1: p(s) = N(0, I), in training and when translating. PyTorch-GAN trained on N(0, I)
     styles but sampled U(-1, 1) ones, outside the region the decoder had learnt."""
     torch.manual_seed(0)
-    model = ganthology.build_model("munit", _tiny(), _info(1, 3))
+    model = ganthology.build_model("munit", tiny("munit"), _info(1, 3))
     s = model.random_style(20000)
     assert abs(float(s.mean())) < 0.02 and abs(float(s.std()) - 1) < 0.02 and float(s.abs().max()) > 3
     calls = []
@@ -152,7 +135,7 @@ def test_training_and_translation_draw_styles_from_the_same_prior(monkeypatch):
 
 def test_translate_draws_a_new_style_each_call_unless_given_a_reference():
     torch.manual_seed(0)
-    model = ganthology.build_model("munit", _tiny(), _info(1, 3)).eval()
+    model = ganthology.build_model("munit", tiny("munit"), _info(1, 3)).eval()
     x = torch.rand(3, 1, 32, 32) * 2 - 1
     torch.manual_seed(1)
     y1, y2 = model.translate(x), model.translate(x)
@@ -173,7 +156,7 @@ def test_translate_draws_a_new_style_each_call_unless_given_a_reference():
 
 
 def test_the_learning_rate_is_halved_every_step_size():
-    model = ganthology.build_model("munit", {**_tiny(), "lr_step": 10}, _info(1, 3))
+    model = ganthology.build_model("munit", {**tiny("munit"), "lr_step": 10}, _info(1, 3))
     model.setup_optimizers()
     opt = model.opt["G"]
     assert opt.param_groups[0]["weight_decay"] == 1e-4 and opt.param_groups[0]["betas"] == (0.5, 0.999)
@@ -190,7 +173,7 @@ def test_the_paper_defaults():
     assert (cfg.lambda_gan, cfg.lambda_x, cfg.lambda_c, cfg.lambda_s, cfg.lambda_x_cyc) == (1, 10, 1, 1, 0)
     assert (cfg.style_dim, cfg.lr, cfg.weight_decay, cfg.lr_step, cfg.lr_gamma) == (8, 1e-4, 1e-4, 100_000, 0.5)
     assert (cfg.d_scales, cfg.d_layers, cfg.n_res, cfg.style_down) == (3, 4, 4, 4)
-    on = ganthology.build_model("munit", {**_tiny(), "lambda_x_cyc": 1.0}, _info(1, 3)).train_step(_batch(1, 3), 0)
+    on = ganthology.build_model("munit", {**tiny("munit"), "lambda_x_cyc": 1.0}, _info(1, 3)).train_step(_batch(1, 3), 0)
     assert "loss_x_cyc" in on
 
 
@@ -200,7 +183,7 @@ def test_translate_on_images_through_the_cli(tmp_path):
     from ganthology.api import translate
 
     run = ganthology.train_model("munit", dataset="digits2photo", steps=2, out=str(tmp_path / "run"),
-                                 progress=False, **_tiny())
+                                 progress=False, **tiny("munit"))
     ins = tmp_path / "in"
     ins.mkdir()
     Image.new("L", (32, 32), 200).save(ins / "grey.png")
@@ -256,5 +239,5 @@ def test_stopped_mid_run_it_resumes_exactly(tmp_path, monkeypatch):
     """Both domains' shuffles, the random styles (torch's RNG) and the step schedule, stopped at step 6
     of 8 (Ctrl-C) and resumed: the same losses, rates and weights."""
     full, _, _ = stopped_and_resumed(monkeypatch, tmp_path, "munit", 6,
-                        dataset="digits2photo", steps=8, **{**_tiny(), "lr_step": 3})
+                        dataset="digits2photo", steps=8, **{**tiny("munit"), "lr_step": 3})
     assert float(full[-1]["lr_G"]) < float(full[0]["lr_G"]), "the run steps its rate down"

@@ -11,24 +11,12 @@ import torch.nn.functional as F
 
 import ganthology
 from ganthology.data import InMemoryLoader, build_dataset
-from ganthology.data.info import DataInfo, Part
 from ganthology.models.unit import UNITDiscriminator, d_depth, kl_unit_variance
 
-from .conftest import SEED, stopped_and_resumed
+from .conftest import SEED, stopped_and_resumed, two_domain_info as _info, two_domain_batch as _batch
 
 # the registry tests' tiny settings (tests/conftest.py TINY["unit"])
 TINY = dict(ngf=8, ndf=8, n_res=1, batch_size=4)
-
-
-def _info(c_a: int, c_b: int, size: int = 32) -> DataInfo:
-    return DataInfo(name="two-domains", channels=c_b, image_size=size, parts={
-        "A": Part("domain A", (c_a, size, size), 0), "B": Part("domain B", (c_b, size, size), 1)})
-
-
-def _batch(c_a: int = 1, c_b: int = 3, n: int = 4, size: int = 32) -> dict:
-    g = torch.Generator().manual_seed(1)
-    return {"A": torch.rand(n, c_a, size, size, generator=g) * 2 - 1,
-            "B": torch.rand(n, c_b, size, size, generator=g) * 2 - 1}
 
 
 def _build(c_a: int = 1, c_b: int = 3, seed: int = 0, **kw):
