@@ -129,6 +129,3 @@ class CycleGAN(TwoDomainModel):
         loss_D_B = lsgan_d_loss(self.D_B(real_B), self.D_B(self.pool_B(fake_B)))
         self.update("D", loss_D_A + loss_D_B)
         return out | {"loss_D_A": loss_D_A.detach(), "loss_D_B": loss_D_B.detach()}
-
-    def map(self, x: torch.Tensor, direction: str) -> torch.Tensor:
-        return (self.G_AB if direction == "AtoB" else self.G_BA)(x)

@@ -159,9 +159,6 @@ class DiscoGAN(TwoDomainModel):
         return {"G": torch.optim.Adam(itertools.chain(self.G_AB.parameters(), self.G_BA.parameters()), **kw),
                 "D": torch.optim.Adam(itertools.chain(self.D_A.parameters(), self.D_B.parameters()), **kw)}
 
-    def map(self, x: torch.Tensor, direction: str) -> torch.Tensor:
-        return (self.G_AB if direction == "AtoB" else self.G_BA)(x)
-
     def recon_rate(self, step: int) -> float:
         """The weight r of the reconstruction in (1 - r) GAN + r recon: the official code's curriculum
         (curriculum_rate for the first curriculum_steps), then recon_rate."""

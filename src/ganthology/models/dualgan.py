@@ -141,9 +141,6 @@ class DualGAN(TwoDomainModel):
                 "D": torch.optim.RMSprop(itertools.chain(self.D_A.parameters(), self.D_B.parameters()),
                                          lr=c.lr, alpha=c.rms_alpha)}
 
-    def map(self, x: torch.Tensor, direction: str) -> torch.Tensor:
-        return (self.G_AB if direction == "AtoB" else self.G_BA)(x)
-
     @torch.no_grad()
     def clip_critics(self) -> None:
         """Algorithm 1: w <- clip(w, -c, c) for every critic parameter, after each critic update; the

@@ -3,7 +3,8 @@ DualGAN, UNIT and MUNIT differ in their networks and losses, not in how they are
 
 A subclass builds its networks after `super().__init__` (which sets `key_A`, `key_B`, the channels
 `c_A`, `c_B` and the image side `size`) and implements `map(x, direction)`: the differentiable
-translation of a batch of domain A (direction "AtoB") or B ("BtoA"). From it this class gives:
+translation of a batch of domain A (direction "AtoB") or B ("BtoA"), or keeps the default of one
+generator per direction, `G_AB` and `G_BA`. From it this class gives:
 
 - `translate(x, direction)` for `ganthology translate` (checked input, no gradients);
 - `held_out_metrics`: the cycle error, and for each direction whose target domain's dataset has an
@@ -53,8 +54,10 @@ class TwoDomainModel(GANModel):
 
     # --- what a subclass provides ---------------------------------------------------------------
     def map(self, x: torch.Tensor, direction: str) -> torch.Tensor:
-        """Images of the source domain of `direction` (in [-1, 1]) -> the other domain (differentiable)."""
-        raise NotImplementedError
+        """Images of the source domain of `direction` (in [-1, 1]) -> the other domain (differentiable).
+        By default one generator per direction, `G_AB` and `G_BA` (CycleGAN, DiscoGAN, DualGAN); a model
+        that translates through shared codes (UNIT, MUNIT) overrides it."""
+        return (self.G_AB if direction == "AtoB" else self.G_BA)(x)
 
     # --- use ------------------------------------------------------------------------------------
     def input_spec(self, direction: str = "AtoB", **options) -> tuple[int, int]:
