@@ -215,6 +215,7 @@ class GANModel(nn.Module):
         from ..metrics.evaluators import evaluator_for
         from ..metrics.scores import paired_scores
         from ..metrics.translation import content_and_realism, diversity
+        from .two_domain import labels_of
 
         key_A, key_B = self.data.key("input"), self.data.key("target")
         a, b = test[key_A], test[key_B]
@@ -222,9 +223,7 @@ class GANModel(nn.Module):
         out = paired_scores(pred, b.float())
         ev = evaluator_for(self.data.parts[key_B].dataset)
         if ev is not None:
-            label = next((k for k, p in self.data.parts.items() if p.role == "label"
-                          and p.group == self.data.parts[key_A].group), None)
-            out |= content_and_realism(pred, test.get(label) if label else None, b, ev)
+            out |= content_and_realism(pred, labels_of(test, self.data, key_A), b, ev)
             outs = [torch.cat([self.translate(ab).float() for ab in a[:200].split(100)]) for _ in range(4)]
             out["diversity"] = diversity(outs, ev)
         return out
