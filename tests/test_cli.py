@@ -135,6 +135,16 @@ def test_translate_refuses_a_model_that_does_not_translate(tmp_path):
                           "does not translate", "ganthology sample")
 
 
+def test_inpaint_and_upscale_refuse_models_that_do_not_fill_or_upscale(dcgan_run, tmp_path):
+    img = tmp_path / "x.png"
+    Image.new("L", (32, 32)).save(img)
+    assert_one_line_error(run_cli("inpaint", str(dcgan_run), "--input", str(img), "--out", str(tmp_path / "o")),
+                          "does not fill holes")
+    assert_one_line_error(run_cli("upscale", str(dcgan_run), "--input", str(img), "--out", str(tmp_path / "u")),
+                          "does not upscale")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "u").exists()
+
+
 def test_unknown_model():
     assert_one_line_error(run_cli("train", "stylegan9"), "unknown model 'stylegan9'", "ganthology list")
 

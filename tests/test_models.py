@@ -35,6 +35,9 @@ def _sample(model, loader):
             return model.translate(batch[lr] if lr else torch.nn.functional.interpolate(
                 batch[d.key("image")], scale_factor=1 / model.upscale_factor, mode="bicubic", antialias=True))
         return model.translate(batch[d.key("input") or d.key("domain A") or d.key("image")])
+    if model.inpaint is not None:
+        x = loader.fixed_batch(4)[model.data.key("image")]
+        return model.inpaint(x, model.masks(len(x)))
     return model.sample(4)
 
 
@@ -47,7 +50,7 @@ def test_model_is_documented(name):
     cls = ganthology.get_model(name)
     assert issubclass(cls, GANModel) and cls.name == name
     assert "arXiv:" in cls.paper and cls.year > 2000
-    assert cls.kind() in ("unconditional", "conditional", "translation")
+    assert cls.kind() in ("unconditional", "conditional", "translation", "inpainting")
     doc = __import__(cls.__module__, fromlist=["_"]).__doc__
     assert doc and "arXiv:" in doc, "a model file starts with the paper's title, authors, year, arXiv id"
     assert dataclasses.is_dataclass(cls.Config) and "batch_size" in {f.name for f in dataclasses.fields(cls.Config)}

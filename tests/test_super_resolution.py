@@ -246,10 +246,17 @@ def test_upscale_cli_refuses_in_one_sentence_and_writes_nothing(runs, tmp_path):
              "does not exist": (runs["srresnet"], tmp_path / "nope")}
     for expected, (run, given) in cases.items():
         r = run_cli("upscale", str(run), "--input", str(given), "--out", str(tmp_path / "out"))
-        assert r.returncode != 0 and "Traceback" not in r.stderr
-        message = r.stderr.strip().splitlines()
-        assert len(message) == 1 and expected in message[0], r.stderr
-        assert not (tmp_path / "out").exists()
+        _refused(r, expected, tmp_path / "out")
+    # an option of another model (esrgan's network interpolation) is named, not ignored
+    r = run_cli("upscale", str(runs["srresnet"]), "--input", str(folder), "--out", str(tmp_path / "out"), "--alpha", "0.5")
+    _refused(r, "takes no --alpha", tmp_path / "out")
+
+
+def _refused(r, expected, out):
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    message = r.stderr.strip().splitlines()
+    assert len(message) == 1 and expected in message[0], r.stderr
+    assert not out.exists()
 
 
 # --- learning -----------------------------------------------------------------------------------

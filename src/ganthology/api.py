@@ -214,7 +214,7 @@ def evaluate(path: str | Path, metrics: str | None = None, evaluator: str | None
                                       "or clustering); score its samples with the other metrics.")
             ev = None
         else:
-            if model.translate is not None or model.data.is_vector:
+            if model.scored_by_claim or model.data.is_vector:
                 ev = None  # scored without an evaluator: psnr/ssim/l1, or mode coverage
             else:
                 ev = ev or load_evaluator(default_evaluator(model.data.name), inception_weights)
@@ -330,22 +330,55 @@ def translate(path: str | Path, inputs: str | Path, out: str | Path, resize: boo
 
 
 def upscale(path: str | Path, inputs: str | Path, out: str | Path, device: str = "cpu",
-            batch_size: int = 16) -> list[Path]:
+            batch_size: int = 16, **options) -> list[Path]:
     """Upscale a user's images (a file or a folder) with the super-resolution model at `path`: one
-    PNG per input in `out`, `upscale_factor` times larger, written as `translate` writes."""
+    PNG per input in `out`, `upscale_factor` times larger, written as `translate` writes. `options`
+    go to the model's `translate` (ESRGAN's `alpha`, its network interpolation weight)."""
     model = load(path, device=device)
     if model.upscale_factor <= 1:
+        from .registry import get_model, list_models
+
+        sr = ", ".join(m for m in list_models() if get_model(m).upscale_factor > 1)
         raise GanthologyError(f"{path} holds a {model.name} model, which does not upscale images; "
-                              "use a super-resolution model (srgan, srresnet).")
-    return _apply(model, inputs, out, False, batch_size, {})
+                              f"use a super-resolution model ({sr}).")
+    return _apply(model, inputs, out, False, batch_size, translation_options(model, options))
+
+
+def inpaint(path: str | Path, inputs: str | Path, out: str | Path, mask: str | Path = "center", seed: int = 0,
+            resize: bool = False, device: str = "cpu", batch_size: int = 64) -> list[Path]:
+    """Fill holes in a user's images (a file or a folder) with the inpainting model at `path`: one
+    PNG per input in `out`, written as `translate` writes. `mask` is "center" (the model's square
+    hole in the middle), "random" (one square hole per image at a position drawn from `seed`) or a
+    black-and-white image, white where the image should be filled (resized to the model's size)."""
+    from .data.masks import KINDS, read_mask
+
+    model = load(path, device=device)
+    if model.inpaint is None:
+        from .registry import get_model, list_models
+
+        holes = ", ".join(m for m in list_models() if get_model(m).inpaint is not None)
+        raise GanthologyError(f"{path} holds a {model.name} model, which does not fill holes; use an inpainting "
+                              f"model ({holes}).")
+    side = model.input_spec()[1]
+    user_mask = None if str(mask) in KINDS else read_mask(mask, side).to(model.device)
+    g = torch.Generator().manual_seed(seed)
+
+    def fill(x: torch.Tensor) -> torch.Tensor:
+        m = user_mask.expand(len(x), -1, -1, -1) if user_mask is not None else model.masks(len(x), str(mask), g)
+        return model.inpaint(x, m)
+
+    return _apply(model, inputs, out, resize, batch_size, {}, fn=fill)
 
 
 def _apply(model: GANModel, inputs: str | Path, out: str | Path, resize: bool, batch_size: int,
-           options: dict, outputs: int = 1, seed: int = 0) -> list[Path]:
+           options: dict, outputs: int = 1, seed: int = 0, fn=None) -> list[Path]:
+    """Read every input, map each batch of one size with `fn` (default: `model.translate` with
+    `options`), then write one PNG per input."""
     from .data.core import to_model_range, to_uint8
     from .train.checkpoint import atomic_write
     from .viz.grid import _write_png
 
+    fn = fn or (lambda xb: model.translate(xb, **options))
     imgs, files = _read_images(model, inputs, resize, **options)
     root = Path(inputs) if Path(inputs).is_dir() else Path(inputs).parent
     targets = [Path(out) / f.relative_to(root).with_suffix(".png") for f in files]
@@ -361,7 +394,7 @@ def _apply(model: GANModel, inputs: str | Path, out: str | Path, resize: bool, b
             outs = []
             for k in range(outputs):  # the k-th translation of every input draws its codes from seed + k
                 torch.manual_seed(seed + k)
-                outs.append(torch.cat([model.translate(xb, **options) for xb in x.split(batch_size)]).cpu())
+                outs.append(torch.cat([fn(xb) for xb in x.split(batch_size)]).cpu())
             if outputs == 1:
                 rows = outs[0]
             else:  # one row per input: the input, then its translations

@@ -35,7 +35,7 @@ def _score(model, n: int, data_root: str | None, seed: int) -> tuple[str | None,
     """(evaluator name, metrics) of a model with the evaluator of its dataset."""
     from .metrics.evaluate import default_evaluator, evaluate_model
 
-    if model.data.is_vector or model.translate is not None:  # mode coverage, or psnr/ssim/l1
+    if model.data.is_vector or model.scored_by_claim:  # mode coverage, or its held-out claim
         return None, evaluate_model(model, None, n=n, data_root=data_root, seed=seed)
     from .metrics import load_evaluator
 

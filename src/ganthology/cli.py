@@ -1,4 +1,4 @@
-"""The `ganthology` command: list | train | sample | info | eval | evaluator.
+"""The `ganthology` command: list | datasets | train | sample | translate | upscale | inpaint | info | eval | bench.
 
 Built on click. `ganthology train MODEL` is generated per model: every field of TrainConfig and of
 the model's Config is an option, so `ganthology train wgan_gp --help` lists `--lambda-gp` with the
@@ -173,6 +173,9 @@ def sample_cmd(path, n, out, nrow, individual, labels, input_path, resize, seed,
     n = n or 64
     cond = {}
     names: list[str] = []
+    if model.translate is None and model.inpaint is not None:
+        raise GanthologyError(f"{model.name} fills holes in images; use 'ganthology inpaint {path} --input IMAGES "
+                              "--out FOLDER'.")
     if model.translate is not None:
         if input_path is None:
             raise GanthologyError(f"{model.name} translates images: give --input IMAGE_OR_FOLDER.")
@@ -257,15 +260,37 @@ def translate_cmd(path, input_path, out, direction, attributes, style, outputs, 
 @click.option("--input", "input_path", required=True, type=click.Path(),
               help="An image, or a folder of images, of any sizes (sub-folders kept).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the upscaled images (PNG).")
+@click.option("--alpha", type=click.FloatRange(0, 1), default=None,
+              help="ESRGAN: network interpolation from the PSNR-oriented (0) to the GAN generator (1) [1].")
 @click.option("--device", type=str, default="cpu", show_default=True, help="cpu or cuda")
-def upscale_cmd(path, input_path, out, device):
-    """Upscale your images with a super-resolution model (srgan, srresnet): any size its
+def upscale_cmd(path, input_path, out, alpha, device):
+    """Upscale your images with a super-resolution model (srgan, srresnet, esrgan): any size its
     fully convolutional generator accepts; one PNG per input, under its name, in --out."""
     from .api import upscale
 
     _check_device(device)
-    written = upscale(path, input_path, out, device=device)
+    written = upscale(path, input_path, out, device=device, alpha=alpha)
     click.echo(f"wrote {len(written)} upscaled image(s) to {out}")
+
+
+@cli.command("inpaint")
+@click.argument("path")
+@click.option("--input", "input_path", required=True, type=click.Path(),
+              help="An image, or a folder of images (sub-folders kept).")
+@click.option("--mask", default="center", show_default=True,
+              help="center, random (one hole per image, from --seed) or a mask image, white where to fill.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the filled images (PNG).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random holes.")
+@click.option("--resize", is_flag=True, help="Resize inputs to the size the model was trained on.")
+@click.option("--device", type=str, default="cpu", show_default=True, help="cpu or cuda")
+def inpaint_cmd(path, input_path, mask, out, seed, resize, device):
+    """Fill holes in your images with an inpainting model (context_encoder, ccgan): one PNG per
+    input, under its name, in --out."""
+    from .api import inpaint
+
+    _check_device(device)
+    written = inpaint(path, input_path, out, mask=mask, seed=seed, resize=resize, device=device)
+    click.echo(f"wrote {len(written)} filled image(s) to {out}")
 
 
 def _check_device(device: str) -> None:

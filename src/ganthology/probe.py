@@ -88,7 +88,7 @@ def probe(model, which: str = "D", n_train: int = 5000, n_test: int = 10_000, se
 
     if which not in ("D", "encoder"):
         raise GanthologyError(f"--features must be D or encoder, not {which!r}.")
-    if model.data.is_vector or model.translate is not None:
+    if model.data.is_vector or model.maps_images():
         raise GanthologyError(f"{model.name} on {model.data.name} has no image classes to probe.")
     train, test = build_dataset(model.data.name, data_root), build_dataset(model.data.name, data_root, train=False)
     if train.num_classes < 2:

@@ -149,7 +149,7 @@ def evaluate_model(model, ev: Evaluator | None, n: int = 10_000, data_root: str 
 
         out = score_toy_model(model, n=n, seed=seed)
         return {k: out[k] for k in ("modes", "num_modes", "high_quality", "kl_modes")}
-    if model.translate is not None:  # scored by its own claim on the first n items of the held-out split
+    if model.scored_by_claim:  # scored by its own claim on the first n items of the held-out split
         out = held_out_metrics(model, data_root, n)
         return out | {"n": out.pop("n")}
     if model.data.channels != ev.spec.channels and ev.spec.kind != "inception":
@@ -171,7 +171,7 @@ def held_out_metrics(model, data_root: str | None = None, n: int | None = None) 
     from ..data import InMemoryLoader, build_dataset
     from ..models.base import GANModel
 
-    if model.encode is None and model.translate is None and type(model).held_out_metrics is GANModel.held_out_metrics:
+    if model.encode is None and not model.maps_images() and type(model).held_out_metrics is GANModel.held_out_metrics:
         return {}  # nothing to claim beyond the samples: don't load the test split
     train = (getattr(model, "run_config", None) or {}).get("train", {})
     test = build_dataset(model.data.name, data_root, model.data.image_size, train=False,
@@ -179,7 +179,7 @@ def held_out_metrics(model, data_root: str | None = None, n: int | None = None) 
     size = len(test) if n is None else min(n, len(test))
     batch = InMemoryLoader(test, 1, device=model.device).fixed_batch(size)
     out = model.held_out_metrics(batch)
-    return out | ({"n": size} if model.translate is not None else {})
+    return out | ({"n": size} if model.scored_by_claim else {})
 
 
 class EvalCriterion:
@@ -194,7 +194,7 @@ class EvalCriterion:
             if key not in ("modes", "high_quality", "kl_modes"):
                 raise GanthologyError(f"--eval-metric {key} does not apply to 2-D toys; use modes, high_quality or kl_modes.")
             self.family, self.ev = key, None
-        elif model.translate is not None:
+        elif model.scored_by_claim:
             if not model.scores:
                 raise GanthologyError(f"{model.name} declares no held-out scores to watch; drop --eval-every.")
             key = key or next(iter(model.scores))

@@ -15,11 +15,13 @@ logging, sample grids and checkpoints. The contract, in the order a model file i
     sample(n, **cond)           images in [-1, 1]; labels `y` for models whose `conditions`
                                 name it; models that map noise to images define noise(n) and
                                 generate(z, **cond) instead, and models with an encoder define
-                                encode(x) -> z
+                                encode(x) -> z; a model that makes no images (DANN) sets
+                                `generates = False`
     translate(x, **options)     image-to-image models only: the translations of images x (options
                                 such as `direction` or `attributes` come from the user as strings)
     held_out_metrics(test)      numbers for what the model claims, on its dataset's held-out split;
-                                models that translate name theirs in `scores`
+                                models that translate, or make no images, name theirs in
+                                `scores` and are judged by them (`scored_by_claim`)
 
 State that is not a parameter (BEGAN's k_t, a running average) is registered as a buffer so that it
 travels in `state_dict()` and therefore in every checkpoint.
@@ -152,6 +154,11 @@ class GANModel(nn.Module):
         """Images in [-1, 1] for latent codes z (differentiable: inversion optimizes through it)."""
         return self.G(z)
 
+    #: False for a model that makes no images (DANN: a classifier adapted to an unlabelled domain):
+    #: its `sample` refuses in one sentence, its `kind()` is "adaptation", and it must declare the
+    #: `scores` it is judged by (`ganthology eval`, the bench, --eval-every); its preview shows data
+    generates: ClassVar[bool] = True
+
     #: models with an encoder (AAE, VAE-GAN, BiGAN, ...) define `encode(x) -> z`
     encode = None
 
@@ -160,17 +167,43 @@ class GANModel(nn.Module):
     #: pairs and the preview follow from it.
     translate = None
 
+    #: inpainting models (context_encoder, ccgan) define `inpaint(x, mask) -> images`: images x in
+    #: [-1, 1] (B, C, H, W) whose pixels inside the hole the model must ignore, and masks (B, 1, H, W)
+    #: that are 1 where an image is missing (data/masks.py); it returns the whole images, the model's
+    #: pixels inside the hole and x's outside it. Such a model's config has `hole` (side of the square
+    #: hole in pixels) and `mask` ("center" or "random": the holes it trains with). `ganthology
+    #: inpaint`, the preview and the held-out scores follow from it.
+    inpaint = None
+
+    def masks(self, n: int, kind: str | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n square holes of the model's size (`cfg.hole`), of `kind` "center" or "random" (default: the
+        kind it trains with, `cfg.mask`), on the model's device: (n, 1, H, W), 1 inside the hole."""
+        from ..data.masks import square_masks
+
+        return square_masks(kind or self.cfg.mask, n, self.data.image_size, self.cfg.hole, generator, self.device)
+
     #: True when `translate` draws a random code on each call (from torch's RNG: MUNIT's style,
     #: BicycleGAN's z), so one input has many translations: `ganthology translate --outputs K`
     #: writes K per input, and the held-out metrics add their diversity
     multimodal: ClassVar[bool] = False
 
     @classmethod
+    def maps_images(cls) -> bool:
+        """Whether the model's job is to map a user's images (translate, upscale, inpaint) rather than
+        to draw new ones from noise: such a model is scored by its own claim on the held-out split
+        (`held_out_metrics`), never by samples."""
+        return cls.translate is not None or cls.inpaint is not None
+
+    @classmethod
     def kind(cls) -> str:
-        """What the model does, in a word, for `ganthology list`: translation (it has `translate`),
-        conditional (its samples take labels) or unconditional."""
+        """What the model does, in a word, for `ganthology list`: adaptation (it makes no images),
+        translation (it has `translate`), conditional (its samples take labels) or unconditional."""
+        if not cls.generates:
+            return "adaptation"
         if cls.translate is not None:
             return "translation"
+        if cls.inpaint is not None:
+            return "inpainting"
         return "conditional" if "y" in cls.conditions else "unconditional"
 
     @property
@@ -188,6 +221,13 @@ class GANModel(nn.Module):
     #: `--eval-every` keeps the best checkpoint by. Models that translate must name theirs: they
     #: are scored by their own claim on the held-out split, not by samples.
     scores: ClassVar[dict[str, str]] = {}
+
+    @property
+    def scored_by_claim(self) -> bool:
+        """Whether the model is judged by its own claim on the held-out split (`held_out_metrics`,
+        named in `scores`) rather than by an evaluator's view of its samples: models that map images,
+        and any model that declares `scores` (one that makes no images must; CoGAN scores its pairs)."""
+        return self.maps_images() or bool(self.scores)
 
     @torch.no_grad()
     def held_out_metrics(self, test: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -230,8 +270,9 @@ class GANModel(nn.Module):
 
     def input_spec(self, **options) -> tuple[int, int | None]:
         """(channels, side) of the images `translate(x, **options)` takes; side None: any size.
-        By default the input part of the training data, at its size."""
-        return self.data.in_channels, self.data.image_size
+        By default the input part of the training data (the images themselves for an inpainting
+        model), at its size."""
+        return self.data.in_channels or self.data.channels, self.data.image_size
 
     #: how many times larger than its input a restoration model's output is (SRGAN: 4); > 1 makes
     #: `ganthology upscale` apply
@@ -244,6 +285,11 @@ class GANModel(nn.Module):
         show input | output | target. Called under a fixed RNG seed, so the noise is the same
         every time."""
         n = batch_size_of(batch)
+        if self.inpaint is not None:  # masked input | filled | original, three examples per row
+            x = batch[self.data.key("image")][:8]
+            m = self.masks(len(x), generator=torch.Generator().manual_seed(0))
+            holed = x * (1 - m) + m  # the hole shown white
+            return torch.stack([holed, self.inpaint(x, m), x], dim=1).flatten(0, 1), 9
         if "y" in self.conditions:  # one class per column
             return self.sample(n), self.data.num_classes
         return self.sample(n), 8
