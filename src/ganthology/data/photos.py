@@ -19,6 +19,12 @@ positions and flips from a fixed seed, SRGAN's patch size, Ledig et al. 2017 sec
 non-overlapping 96x96 tile of the two held-out photographs (coffee, china) for testing, with the
 index of its photograph (`photo`); each high-resolution crop `x` comes with its x4 bicubic
 downscale `lr` (24x24), the input of SRGAN and ESRGAN.
+
+`photos` is the inpainting set (Context Encoders, CC-GAN): 64x64 crops of the same eight
+photographs for training (8,000 random positions and flips from a fixed seed) and every
+non-overlapping 64x64 tile of the same two held-out photographs for testing (114 tiles, with the
+index of their photograph, `photo`). Pathak et al. 2016 train on 128x128 crops with a 64x64 hole;
+64x64 crops keep the hole at a quarter of the area (32x32) at a quarter of the cost, for CPUs.
 """
 from __future__ import annotations
 
@@ -237,3 +243,38 @@ def photo_sr(root: str | None = None, image_size: int | None = None, train: bool
         return InMemoryDataset("photo_sr", {"x": x.contiguous(), "lr": bicubic_downscale(x, SR_SCALE),
                                             "photo": torch.tensor(photo)}, roles={"photo": "label"})
     return InMemoryDataset("photo_sr", {"x": x.contiguous(), "lr": bicubic_downscale(x, SR_SCALE)})
+
+
+INPAINT_CROP, INPAINT_TRAIN_CROPS = 64, 8000
+
+
+@register_dataset("photos")
+def photos(root: str | None = None, image_size: int | None = None, train: bool = True) -> InMemoryDataset:
+    """Photographs for inpainting: 64x64 crops of packaged photographs (random crops and flips of eight
+    for training, every non-overlapping tile of coffee and china held out: photo_sr's split)."""
+    size = image_size or INPAINT_CROP
+    names = SKIMAGE_PHOTOS + SKLEARN_PHOTOS
+    pics = dict(zip(names, photographs()))
+    if size > min(min(p.shape[1:]) for p in pics.values()):
+        raise GanthologyError(f"photos crops must fit in every photograph; use --image-size {INPAINT_CROP} or less.")
+    if train:
+        # the same photographs as photo_sr's training crops, from another seed
+        g = torch.Generator().manual_seed(1)
+        pool = [p for n, p in pics.items() if n not in SR_HELD_OUT]
+        crops = []
+        for i in range(INPAINT_TRAIN_CROPS):
+            p = pool[i % len(pool)]
+            top = int(torch.randint(p.shape[1] - size + 1, (1,), generator=g))
+            left = int(torch.randint(p.shape[2] - size + 1, (1,), generator=g))
+            c = p[:, top : top + size, left : left + size]
+            crops.append(c.flip(-1) if torch.rand(1, generator=g) < 0.5 else c)
+        return InMemoryDataset("photos", {"x": torch.stack(crops).contiguous()})
+    tiles, photo = [], []
+    for i, n in enumerate(SR_HELD_OUT):
+        p = pics[n]
+        for top in range(0, p.shape[1] - size + 1, size):
+            for left in range(0, p.shape[2] - size + 1, size):
+                tiles.append(p[:, top : top + size, left : left + size])
+                photo.append(i)
+    return InMemoryDataset("photos", {"x": torch.stack(tiles).contiguous(), "photo": torch.tensor(photo)},
+                           roles={"photo": "label"})
