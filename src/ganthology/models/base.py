@@ -219,7 +219,8 @@ class GANModel(nn.Module):
 
     #: what `held_out_metrics` reports, each "max" or "min" (which way is better), first the number
     #: `--eval-every` keeps the best checkpoint by. Models that translate must name theirs: they
-    #: are scored by their own claim on the held-out split, not by samples.
+    #: are scored by their own claim on the held-out split, not by samples. Inpainting models name
+    #: those of `metrics.inpainting.inpainting_scores` ({"psnr": "max", "l1": "min"}).
     scores: ClassVar[dict[str, str]] = {}
 
     @property
@@ -236,9 +237,16 @@ class GANModel(nn.Module):
         [-1, 1]): `ganthology eval` and the bench report them. By default: for a translation model
         with aligned inputs and targets, PSNR, SSIM and L1 of `translate(input)` against the target;
         for a model with an encoder, the reconstruction error `recon_mse` = mean of (G(E(x)) - x)^2
-        over pixels in [-1, 1]. Models that classify or cluster add their scores."""
+        over pixels in [-1, 1]; for an inpainting model, L1 and PSNR inside its holes (cfg.hole;
+        center masks, and random ones too when it trains with them) against the mean-colour and
+        border-blur fills (`metrics.inpainting`). Models that classify or cluster add their scores."""
         if self.translate is not None and self.data.has("input", "target"):
             return self.paired_metrics(test)
+        if self.inpaint is not None:
+            from ..metrics.inpainting import inpainting_scores
+
+            kinds = ("center", "random") if self.cfg.mask == "random" else ("center",)
+            return inpainting_scores(self.inpaint, test[self.data.key("image")], self.cfg.hole, kinds)
         if self.encode is None:
             return {}
         x = test["x"]
