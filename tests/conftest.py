@@ -57,10 +57,13 @@ TINY = {
     "sgan": dict(z_dim=16, ngf=8, ndf=8, labelled_batch=8, batch_size=8),
     "srresnet": dict(ngf=8, n_blocks=2, batch_size=4),
     "srgan": dict(ngf=8, n_blocks=2, ndf=8, fc=16, vgg_layer="relu2_2", batch_size=4),
+    "context_encoder": dict(nef=8, ngf=8, ndf=8, batch_size=8),
+    "esrgan": dict(nf=8, n_rrdb=1, gc=4, ndf=4, psnr_steps=2, batch_size=4),  # steps 0-1 L1 alone, then the GAN
     # decay_start=1: no decay, which is planned over the run's length (a 4-step run would decay sooner
     # than the 8-step run the resume test compares it with); tests/test_stargan.py checks the decay
     "stargan": dict(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, n_critic=2, decay_start=1.0, batch_size=4),
     "pixelda": dict(ngf=8, n_blocks=2, ndf=8, ntf=8, t_fc=16, batch_size=8),
+    "dann": dict(ntf=8, t_fc=16, d_fc=16, schedule_steps=100, batch_size=8),  # schedules not tied to the run's length
     "cyclegan": dict(ngf=8, ndf=8, n_blocks=1, pool_size=4, decay_from=1.0, batch_size=4),  # no decay: as stargan
     "unit": dict(ngf=8, ndf=8, n_res=1, batch_size=4),
     "munit": dict(dim=8, mlp_dim=16, n_res=1, ndf=8, batch_size=4),

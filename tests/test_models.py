@@ -38,6 +38,8 @@ def _sample(model, loader):
     if model.inpaint is not None:
         x = loader.fixed_batch(4)[model.data.key("image")]
         return model.inpaint(x, model.masks(len(x)))
+    if not model.generates:  # no images: the held-out scores of a fixed batch stand for its outputs
+        return torch.tensor(list(model.held_out_metrics(loader.fixed_batch(16)).values()))
     return model.sample(4)
 
 
@@ -50,7 +52,9 @@ def test_model_is_documented(name):
     cls = ganthology.get_model(name)
     assert issubclass(cls, GANModel) and cls.name == name
     assert "arXiv:" in cls.paper and cls.year > 2000
-    assert cls.kind() in ("unconditional", "conditional", "translation", "inpainting")
+    assert cls.kind() in ("unconditional", "conditional", "translation", "inpainting", "adaptation")
+    if not cls.generates:  # a model that makes no images is judged by the scores it declares
+        assert cls.scores, f"{name} makes no images and declares no scores to judge it by"
     doc = __import__(cls.__module__, fromlist=["_"]).__doc__
     assert doc and "arXiv:" in doc, "a model file starts with the paper's title, authors, year, arXiv id"
     assert dataclasses.is_dataclass(cls.Config) and "batch_size" in {f.name for f in dataclasses.fields(cls.Config)}
@@ -87,9 +91,12 @@ def test_one_train_step_changes_every_optimized_parameter(name):
 def test_sample_shape_and_range(name):
     model, loader = _build(name)
     model.eval()
+    if not model.generates:
+        with pytest.raises(ganthology.GanthologyError):
+            model.sample(4)
+        return
     x = _sample(model, loader)
-    d = model.data
-    assert x.shape == (4, d.channels, d.image_size, d.image_size)
+    assert x.shape == (4, *model.sample_shape)
     assert torch.isfinite(x).all() and x.min() >= -1.0 and x.max() <= 1.0
 
 

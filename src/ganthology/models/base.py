@@ -207,6 +207,12 @@ class GANModel(nn.Module):
         return "conditional" if "y" in cls.conditions else "unconditional"
 
     @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one of `sample()`'s outputs: the data's (`DataInfo.sample_shape`); a model
+        that draws pairs (CoGAN) shows each pair side by side, (C, H, 2W)."""
+        return self.data.sample_shape
+
+    @property
     def has_latent_space(self) -> bool:
         """Whether images come from codes z (noise(), generate()): what the latent tools need."""
         return self.translate is None and getattr(self.cfg, "z_dim", None) is not None and not self.data.is_vector
