@@ -127,16 +127,16 @@ class SRResNet(GANModel):
         return self.data.channels, None  # fully convolutional: any size
 
     @torch.no_grad()
-    def held_out_metrics(self, test: dict[str, torch.Tensor]) -> dict[str, float]:
+    def held_out_metrics(self, test: dict[str, torch.Tensor], **options) -> dict[str, float]:
         """PSNR and SSIM of G(lr) against the HR images as the paper reports them (luma, a 4-pixel
         border shaved: section 3.3; PSNR per held-out photograph where the tiles say which) and L1 (RGB), the same for bicubic upsampling of lr (`*_bicubic`,
         table 2's baseline), and the sharpness of both (high-frequency energy over the ground
-        truth's): what SRGAN trades PSNR for."""
+        truth's): what SRGAN trades PSNR for. `options` go to `translate` (esrgan's `alpha`)."""
         from ..metrics.scores import super_resolution_scores
 
         hr, lr = self.pair(test)
         hr = hr.float()
-        sr = torch.cat([self.translate(b) for b in lr.float().split(16)])
+        sr = torch.cat([self.translate(b, **options) for b in lr.float().split(16)])
         bicubic = bicubic_up(lr.float())
         photo = test.get("photo")  # photo_sr: the held-out photograph of each tile, for per-photo PSNR
         out = super_resolution_scores(sr, hr, SCALE, photo)
