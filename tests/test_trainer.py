@@ -156,9 +156,9 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 
     def crash(tmp):
         tmp.write_bytes(b"half a chec")
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
 
-    with pytest.raises(OSError):
+    with pytest.raises(ganthology.GanthologyError, match="No space left on device.*previous file is intact"):
         atomic_write(path, crash)
     assert path.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"], "no temporary file is left behind"

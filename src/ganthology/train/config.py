@@ -22,6 +22,8 @@ class TrainConfig:
     log_every: int = 50  # steps between metrics.csv rows (losses averaged over the interval)
     sample_every: int = 500  # steps between sample grids (from a fixed seed)
     ckpt_every: int = 1000  # steps between checkpoints (one is always written at the end)
+    ckpt_minutes: float = 5.0  # also checkpoint when this many minutes have passed since the last one (0: off), so a killed run loses at most that
+    keep_last: int = 3  # checkpoints kept beside last.pt as checkpoints/step_N.pt, to go back to when a run went bad late (0: none)
     n_samples: int = 64  # images in a sample grid
     eval_every: int = 0  # steps between evaluations (0: none); values go to metrics.csv as eval_*
     eval_metric: str | None = None  # kept-best criterion, e.g. fd_mnist-lenet [default: fd_ of the dataset's evaluator]

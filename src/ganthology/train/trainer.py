@@ -63,6 +63,7 @@ class Trainer:
         if cfg.devices < 1:
             raise GanthologyError("--devices must be at least 1.")
         self._stop = False
+        self._lock = None
 
     # --- setup ----------------------------------------------------------------------------------
     def _fabric(self):
@@ -101,6 +102,14 @@ class Trainer:
 
     # --- the loop -------------------------------------------------------------------------------
     def fit(self) -> Path:
+        try:
+            return self._fit()
+        finally:  # however the run ends, the folder is free again
+            if self._lock is not None:
+                self._lock.close()
+                self._lock = None
+
+    def _fit(self) -> Path:
         cfg = self.cfg
         fabric = self._fabric()
         fabric.launch()
@@ -112,6 +121,7 @@ class Trainer:
 
         if rank == 0:
             out.mkdir(parents=True, exist_ok=True)
+            self._lock = lock_run(out)
             (out / "config.yaml").write_text(yaml.safe_dump(self.resolved_config(), sort_keys=False))
         logger = MetricsLogger(out, resume_step=step if self.resume else None) if rank == 0 else None
         bar = None
@@ -126,6 +136,8 @@ class Trainer:
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
         count, t0 = 0, time.perf_counter()
+        watch = DivergenceWatch(fabric.device)
+        self._last_ckpt = (step, time.monotonic())
         model.train()
         while step < total and not self._stop:
             with fabric.autocast():
@@ -142,10 +154,14 @@ class Trainer:
                 v = v.detach().float()
                 sums[k] = sums[k] + v if k in sums else v
                 counts[k] = counts.get(k, 0) + 1  # a key of 1 step in n_critic is averaged over those
+            watch.see(logs, step)
             if bar is not None:
                 bar.update(1)
 
             last = step == total or self._stop
+            ckpt_due = step % cfg.ckpt_every == 0 or last or self._clock_due(step, fabric, cfg.log_every)
+            if step % cfg.log_every == 0 or last or ckpt_due:
+                watch.check(fabric, self._last_ckpt[0], out)  # a non-finite loss stops the run before it is logged or saved
             if step % cfg.log_every == 0 or last:
                 ips = count * loader.batch_size * world / (time.perf_counter() - t0)
                 row = {"step": step, "epoch": round(loader.epoch_float, 4), "images_per_s": round(ips, 1),
@@ -157,7 +173,7 @@ class Trainer:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k not in ("step", "epoch")})
             if rank == 0 and (step % cfg.sample_every == 0 or last):
                 self._sample_grid(model, fixed, out / "samples" / f"step_{step:07d}.png", step)
-            if step % cfg.ckpt_every == 0 or last:
+            if ckpt_due:
                 self._checkpoint(out, model, loader, fabric, step)
             if cfg.eval_every and (step % cfg.eval_every == 0 or last):
                 self._evaluate(judge, model, loader, fabric, step, out, logger)
@@ -280,6 +296,17 @@ class Trainer:
             if fabric.global_rank == 0:
                 atomic_write(best_file, lambda tmp: tmp.write_text(json.dumps(best, indent=2)))
 
+    def _clock_due(self, step: int, fabric, every: int) -> bool:
+        """Whether `ckpt_minutes` have passed since the last checkpoint. With several processes rank
+        0's clock decides, asked only at logging steps so that the ranks agree without a sync per step."""
+        minutes = self.cfg.ckpt_minutes
+        if not minutes or step == self._last_ckpt[0]:
+            return False
+        if fabric.world_size > 1 and step % every:
+            return False
+        due = time.monotonic() - self._last_ckpt[1] >= 60 * minutes
+        return bool(fabric.broadcast(due, src=0)) if fabric.world_size > 1 else due
+
     def _checkpoint(self, out: Path, model, loader, fabric, step: int, name: str = "last.pt") -> None:
         if fabric.world_size > 1:
             # Parameters are identical on every rank by construction (same init, same averaged
@@ -304,8 +331,27 @@ class Trainer:
             }
             save_checkpoint(out / "checkpoints" / name, payload)
             if name == "last.pt":
+                self._keep(out / "checkpoints", step)
                 export_generator(out, model, self.resolved_config())
+        if name == "last.pt":
+            self._last_ckpt = (step, time.monotonic())
         fabric.barrier()
+
+    def _keep(self, folder: Path, step: int) -> None:
+        """last.pt also as step_N.pt (a hard link: no second copy on disk), and only the newest
+        `keep_last` of those, so a run that went bad late can go back a few checkpoints."""
+        if self.cfg.keep_last <= 0:
+            return
+        kept = folder / f"step_{step:07d}.pt"
+        if not kept.exists():
+            try:
+                os.link(folder / "last.pt", kept)
+            except OSError:  # a file system without hard links: a copy
+                import shutil
+
+                atomic_write(kept, lambda tmp: shutil.copyfile(folder / "last.pt", tmp))
+        for old in sorted(folder.glob("step_*.pt"))[:-self.cfg.keep_last]:
+            old.unlink(missing_ok=True)
 
     @staticmethod
     def _gather(t: torch.Tensor, fabric) -> torch.Tensor:
@@ -362,3 +408,70 @@ class Trainer:
         except ValueError:  # not the main thread (e.g. a notebook worker): keep the defaults
             return lambda: None
         return lambda: [signal.signal(s, h) for s, h in old.items()]
+
+
+def lock_run(out: Path):
+    """Hold an exclusive lock on the run folder for as long as this process trains in it (released
+    when the process ends, however it ends), so that a second `ganthology train` on the same folder
+    refuses at once instead of both writing its checkpoints. Returns the open lock file (keep it)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here
+        return None
+    f = open(out / ".lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        pid = f.read().strip() or "another process"
+        f.close()
+        raise GanthologyError(f"{out} is in use by another training process (pid {pid}); wait for it to finish "
+                              "or train into another --out.") from None
+    f.seek(0)
+    f.truncate()
+    f.write(str(os.getpid()))
+    f.flush()
+    return f
+
+
+class DivergenceWatch:
+    """Notices the first step whose logged losses are not finite, without a host sync per step: the
+    check runs on the device, and the host reads the verdict only at logging and checkpoint steps,
+    before anything is written. The run then stops with one sentence, and the last checkpoint, which
+    was written before the losses went bad, stays as it was."""
+
+    def __init__(self, device: torch.device):
+        self.first_bad = torch.full((), -1, dtype=torch.long, device=device)
+        self.bad_key = torch.full((), -1, dtype=torch.long, device=device)
+        self.keys: list[str] = []
+        self._index: dict[tuple, torch.Tensor] = {}
+
+    def see(self, logs: dict[str, torch.Tensor], step: int) -> None:
+        if not logs:
+            return
+        for k in logs:
+            if k not in self.keys:
+                self.keys.append(k)
+        names = tuple(logs)
+        if names not in self._index:  # which of self.keys each value is, on the device, built once
+            self._index[names] = torch.tensor([self.keys.index(k) for k in names], device=self.first_bad.device)
+        vals = torch.stack([logs[k].detach().float().reshape(()) for k in names])
+        bad = ~torch.isfinite(vals)
+        new = (self.first_bad < 0) & bad.any()
+        self.bad_key = torch.where(new, self._index[names][bad.int().argmax()], self.bad_key)
+        self.first_bad = torch.where(new, torch.full_like(self.first_bad, step), self.first_bad)
+
+    def check(self, fabric, last_good: int, out: Path) -> None:
+        first = self.first_bad
+        if fabric.world_size > 1:  # any rank's bad loss stops every rank
+            first = fabric.all_reduce(torch.where(first < 0, torch.full_like(first, 1 << 62), first).float(),
+                                      reduce_op="min").long()
+            first = torch.where(first >= 1 << 62, torch.full_like(first, -1), first)
+        step = int(first)
+        if step < 0:
+            return
+        key = self.keys[int(self.bad_key)] if int(self.bad_key) >= 0 else "loss"
+        kept = (f"{out}/checkpoints/last.pt (step {last_good}) is kept as it was" if last_good
+                else "no checkpoint had been written yet")
+        raise GanthologyError(f"the loss {key} became non-finite at step {step}, so training stopped and {kept}; "
+                              "train again with a lower learning rate or other settings.")
