@@ -152,3 +152,43 @@ def test_a_run_killed_at_random_moments_resumes_to_the_same_weights(tmp_path):
     a, b = (load_checkpoint(tmp_path / r / "checkpoints" / "last.pt") for r in ("full", "killed"))
     assert a["step"] == b["step"] == 30
     assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+@pytest.mark.parametrize("victim", ["rank 1", "rank 0"])
+def test_a_rank_that_dies_stops_the_other_within_a_bounded_time(tmp_path, victim):
+    """--devices 2 on the CPU (gloo): SIGKILL one process mid-run; the other must exit on its own
+    within a minute (rank 0 with one sentence), not wait forever in its next all-reduce."""
+    args = ["train", "dcgan", "--dataset", "digits", "--steps", "100000", "--devices", "2", "--device", "cpu",
+            "--ngf", "8", "--ndf", "8", "--batch-size", "8", "--no-progress", "--out", str(tmp_path / "run")]
+    p = subprocess.Popen([sys.executable, "-m", "ganthology", *args], cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "run" / "metrics.csv").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)  # both ranks are stepping once rank 0 logs
+    kids = _children(p.pid)
+    assert p.poll() is None and len(kids) == 1, "rank 0 runs in the main process, rank 1 in its child"
+    if victim == "rank 1":
+        os.kill(kids[0], signal.SIGKILL)
+        _, err = p.communicate(timeout=60)
+        assert p.returncode not in (0, None) and "Traceback" not in err, err
+        assert "another process of this run stopped unexpectedly" in err.strip().splitlines()[-1]
+    else:
+        p.kill()
+        p.communicate(timeout=60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _zombie_or_alive(kids[0]):
+            time.sleep(0.2)
+        assert not _zombie_or_alive(kids[0]), "rank 1 outlived rank 0 by more than a minute"
+
+
+def _zombie_or_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False

@@ -33,6 +33,7 @@ from .engine import FabricEngine
 from .logger import MetricsLogger, plot_losses
 
 DEFAULT_STEPS = 2000
+DDP_TIMEOUT_S = 300  # how long a rank waits for the others in a collective before the run stops
 SCATTER_POINTS = 1000  # generated and real points in a preview of vector data (a grid shows n_samples)
 PRECISIONS = {"32": "32-true", "32-true": "32-true", "16": "16-mixed", "16-mixed": "16-mixed",
               "bf16": "bf16-mixed", "bf16-mixed": "bf16-mixed"}
@@ -86,7 +87,15 @@ class Trainer:
             # (torch.backends.cudnn.allow_tf32); the FC layers do the same. This is also what
             # Lightning's hint asks for, which would otherwise print on every run.
             torch.set_float32_matmul_precision("high")
-        strategy = "ddp" if self.cfg.devices > 1 else "auto"
+        strategy = "auto"
+        if self.cfg.devices > 1:
+            from datetime import timedelta
+
+            from lightning_fabric.strategies import DDPStrategy
+
+            # a rank that dies makes the others' next collective fail at once (the connection closes);
+            # one that hangs is given up on after this long instead of the default 30 minutes
+            strategy = DDPStrategy(timeout=timedelta(seconds=DDP_TIMEOUT_S))
         try:
             return Fabric(accelerator=accelerator, devices=self.cfg.devices, strategy=strategy,
                           precision=self.cfg.precision)
@@ -104,6 +113,12 @@ class Trainer:
     def fit(self) -> Path:
         try:
             return self._fit()
+        except RuntimeError as e:
+            if self.cfg.devices > 1 and _peer_failure(e):
+                raise GanthologyError(
+                    "another process of this run stopped unexpectedly, so this one stopped too; resume with "
+                    f"'ganthology train {self.model_name} --out {self.cfg.out} --resume'.") from None
+            raise
         finally:  # however the run ends, the folder is free again
             if self._lock is not None:
                 self._lock.close()
@@ -408,6 +423,15 @@ class Trainer:
         except ValueError:  # not the main thread (e.g. a notebook worker): keep the defaults
             return lambda: None
         return lambda: [signal.signal(s, h) for s, h in old.items()]
+
+
+def _peer_failure(e: RuntimeError) -> bool:
+    """Whether a collective failed because another rank went away (killed, crashed, timed out)."""
+    import torch.distributed as dist
+
+    text = str(e)
+    return (isinstance(e, getattr(dist, "DistError", ())) or "gloo" in text or "NCCL" in text
+            or "Connection reset" in text or "Connection closed" in text or "timed out" in text.lower())
 
 
 def lock_run(out: Path):
