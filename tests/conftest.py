@@ -63,6 +63,7 @@ TINY = {
     # than the 8-step run the resume test compares it with); tests/test_stargan.py checks the decay
     "stargan": dict(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, n_critic=2, decay_start=1.0, batch_size=4),
     "pixelda": dict(ngf=8, n_blocks=2, ndf=8, ntf=8, t_fc=16, batch_size=8),
+    "cogan": dict(z_dim=16, ngf=8, ndf=4, ndf_shared=4, d_fc=16, batch_size=8),
     "dann": dict(ntf=8, t_fc=16, d_fc=16, schedule_steps=100, batch_size=8),  # schedules not tied to the run's length
     "cyclegan": dict(ngf=8, ndf=8, n_blocks=1, pool_size=4, decay_from=1.0, batch_size=4),  # no decay: as stargan
     "unit": dict(ngf=8, ndf=8, n_res=1, batch_size=4),

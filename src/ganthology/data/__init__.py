@@ -7,7 +7,7 @@ plus `folder:PATH` (your images; subfolders become classes),
 The 2-D toys `ring8` and `grid25` hold float32 points instead of uint8 images. `DataInfo` (info.py)
 describes what a dataset's batches hold: each key's role, shape and aligned group.
 """
-from . import embedded, photos, torchvision_sets, toys  # noqa: F401  (registers datasets)
+from . import embedded, halves, photos, torchvision_sets, toys  # noqa: F401  (registers datasets)
 from .attributes import attribute_renderer
 from .core import InMemoryDataset, InMemoryLoader, build_dataset, cache_dir, default_data_root
 from .info import ROLES, DataInfo, Part
