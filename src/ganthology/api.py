@@ -82,6 +82,7 @@ def prepare_run(model_name: str, settings: dict, config_file: str | None = None,
                 f"--{fixed[0].replace('_', '-')} cannot change when resuming; a resumed run keeps its "
                 "config (only steps/epochs, devices, precision and logging intervals may change)."
             )
+        _check_ranges(cls, settings)
         tvals = {**ckpt["config"]["train"], **{k: v for k, v in settings.items() if k in RESUMABLE_CHANGES}}
         if "out" not in settings:
             tvals["out"] = str(ckpt_path.parent.parent)  # RUN/checkpoints/last.pt -> RUN
@@ -90,13 +91,29 @@ def prepare_run(model_name: str, settings: dict, config_file: str | None = None,
 
     values = _read_yaml(config_file, known) if config_file else {}
     values.update(settings)
+    _check_ranges(cls, values)
     tcfg = TrainConfig(**{k: v for k, v in values.items() if k in tnames})
     mcfg = cls.Config(**{k: v for k, v in values.items() if k not in tnames})
     tcfg.dataset = tcfg.dataset or cls.default_dataset
     tcfg.out = tcfg.out or f"runs/{model_name}-{tcfg.dataset.replace(':', '_').replace('/', '_')}"
     if (Path(tcfg.out) / "checkpoints" / "last.pt").exists() and not allow_existing:
         raise GanthologyError(f"{tcfg.out} already holds a run; continue it with --resume, or choose another --out.")
+    if not allow_existing:
+        from .train.checkpoint import writable
+
+        writable(tcfg.out, folder=True)  # before the data and the model are built
     return Trainer(model_name, mcfg, tcfg)
+
+
+def _check_ranges(cls, values: dict) -> None:
+    """Every numeric setting given is finite and in its range (config_fields.bounds), before any work."""
+    from .config_fields import check_range, field_specs
+    from .train import TrainConfig
+
+    for owner in (TrainConfig, cls.Config):
+        for spec in field_specs(owner):
+            if spec.name in values:
+                check_range(owner, spec, values[spec.name])
 
 
 def _read_yaml(path: str, known: dict) -> dict:

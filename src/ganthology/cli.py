@@ -651,6 +651,68 @@ def probe_cmd(path, which, n_train, n_test, data_root, seed, json_path):
 
 
 # --- entry point ------------------------------------------------------------------------------
+#: the range of each numeric option of the commands besides `train` (whose options are dataclass
+#: fields, range-checked by config_fields.bounds): click refuses a value outside it, or NaN, in one
+#: sentence before any work. A new numeric option needs an entry (tests/test_cli.py checks).
+OPTION_BOUNDS = {"n": (1, 10**6), "nrow": (1, 1024), "seed": (0, 2**32 - 1), "steps": (1, 10**6), "opt_steps": (1, 10**6), "rows": (1, 256),
+                 "outputs": (1, 64), "span": (0, 1000), "n_train": (1, 10**7), "n_test": (1, 10**7), "alpha": (0, 1)}
+
+
+class Bounded(click.ParamType):
+    """An int or float option that must be finite and lie in [lo, hi]."""
+
+    def __init__(self, kind: type, lo: float, hi: float):
+        self.kind, self.lo, self.hi = kind, lo, hi
+        self.name = kind.__name__
+
+    def convert(self, value, param, ctx):
+        import math
+
+        from .config_fields import describe
+
+        try:
+            v = value if isinstance(value, self.kind) and not isinstance(value, bool) else self.kind(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not {'an integer' if self.kind is int else 'a number'}", param, ctx)
+        if not math.isfinite(v) or not self.lo <= v <= self.hi:
+            self.fail(f"{value!r} is out of range; give {describe(self.lo, self.hi)}", param, ctx)
+        return v
+
+
+#: the options that name where a command writes: checked writable while the command line is read
+OUTPUT_OPTIONS = ("out", "individual", "json_path", "save_codes", "docs")
+
+
+def _check_output(ctx, param, value):
+    from .train.checkpoint import writable
+
+    if value is not None:
+        writable(value, folder=not param.type.file_okay)
+    return value
+
+
+def _check_options(group: click.Group) -> None:
+    """Give every numeric option of every command (but `train`'s) its range, and every output path
+    its writability check."""
+    for name, cmd in group.commands.items():
+        if name == "train":
+            continue
+        if isinstance(cmd, click.Group):
+            _check_options(cmd)
+            continue
+        for p in cmd.params:
+            kind = {click.INT: int, click.FLOAT: float}.get(p.type)
+            if kind is None and isinstance(p.type, (click.IntRange, click.FloatRange)):
+                kind = int if isinstance(p.type, click.IntRange) else float
+            if kind is not None and p.name in OPTION_BOUNDS:
+                p.type = Bounded(kind, *OPTION_BOUNDS[p.name])
+            if p.name in OUTPUT_OPTIONS and isinstance(p.type, click.Path):
+                p.callback = _check_output
+
+
+_check_options(cli)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user mistakes become one line on stderr and a non-zero exit; warnings
     (missing VGG weights and their fallback, ...) one line each, without Python's file:line prefix."""
@@ -662,6 +724,7 @@ def main(argv: list[str] | None = None) -> None:
     except GanthologyError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
+
     except click.exceptions.NoSuchOption as e:
         hint = f" (did you mean {', '.join(e.possibilities)}?)" if e.possibilities else ""
         cmd = e.ctx.command_path if e.ctx else "ganthology"

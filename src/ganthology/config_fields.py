@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import re
 import types
 import typing
@@ -71,3 +72,42 @@ def coerce(spec: FieldSpec, value, where: str):
         raise GanthologyError(
             f"{where}: setting {spec.name!r} needs a {spec.type.__name__}, got {value!r}."
         ) from None
+
+
+#: the largest magnitude any numeric setting may have: beyond it a value is a typo, not a choice
+HUGE = 10**9
+
+
+def bounds(cls, spec: FieldSpec) -> tuple[float, float]:
+    """The range a numeric setting of `cls` (TrainConfig or a model's Config) must lie in: the
+    class's own `BOUNDS` where it declares one; otherwise batch sizes from 1 to 65,536, counts and
+    sizes (ints) from 0 up, and weights, rates and scales (floats) from 0 up, or from -HUGE for the
+    floats a Config names in `SIGNED` (LSGAN's target labels a, b, c may be negative)."""
+    own = getattr(cls, "BOUNDS", {})
+    if spec.name in own:
+        return own[spec.name]
+    if spec.name == "batch_size":
+        return 1, 65536
+    if spec.type is int:
+        return 0, HUGE
+    return (-HUGE if spec.name in getattr(cls, "SIGNED", ()) else 0), HUGE
+
+
+def check_range(cls, spec: FieldSpec, value, where: str = "") -> None:
+    """Refuse, in one sentence, a numeric setting that is not finite or outside `bounds`."""
+    if value is None or spec.type not in (int, float) or isinstance(value, bool):
+        return
+    lo, hi = bounds(cls, spec)
+    flag = f"--{spec.name.replace('_', '-')}"
+    if not math.isfinite(value):
+        raise GanthologyError(f"{where}{flag} {value!r} is not a finite number; give {describe(lo, hi)}.")
+    if not lo <= value <= hi:
+        raise GanthologyError(f"{where}{flag} {value!r} is out of range; give {describe(lo, hi)}.")
+
+
+def describe(lo: float, hi: float) -> str:
+    """'a number from 1 to 65,536' / 'a number of 0 or more'."""
+    def fmt(v):
+        return f"{int(v):,}" if float(v).is_integer() else f"{v:g}"
+
+    return f"a number from {fmt(lo)} to {fmt(hi)}" if hi < HUGE else f"a number of {fmt(lo)} or more"

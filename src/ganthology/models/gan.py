@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -30,6 +31,7 @@ from .base import DataInfo, GANModel, frozen
 
 @dataclass
 class GANConfig:
+    BOUNDS: ClassVar[dict] = {"k": (1, 10**6)}  # at least one D step per G step (config_fields.bounds)
     z_dim: int = 100  # noise dimension (section 5: "noise as the input to the bottommost layer")
     g_hidden: int = 1200  # width of G's two ReLU layers
     d_units: int = 240  # maxout units per D layer

@@ -13,6 +13,7 @@ D has no sigmoid: its raw output is the regression target's estimate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ..losses import lsgan_d_loss, lsgan_g_loss
 from ..registry import register_model
@@ -22,6 +23,7 @@ from .pair import PairGAN
 
 @dataclass
 class LSGANConfig:
+    SIGNED: ClassVar[tuple] = ("a", "b", "c")  # the target labels may be negative (the -1-1-0 coding of eq. 8)
     z_dim: int = 1024  # figure 3: z of 1024 dimensions
     ngf: int = 64  # generator width (DCGAN networks; the paper's are VGG-like, figure 3)
     ndf: int = 64  # discriminator width

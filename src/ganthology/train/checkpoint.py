@@ -57,6 +57,20 @@ def atomic_write(path: Path, write) -> None:
             pass
 
 
+def writable(path: str | Path, folder: bool) -> None:
+    """Refuse, before any work, an output path that cannot be written: its folder (the path itself
+    when `folder`) is created if missing and must take a file."""
+    import tempfile
+
+    d = Path(path) if folder else Path(path).parent
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=d):
+            pass
+    except OSError as e:
+        raise GanthologyError(f"cannot write to {d} ({e.strerror or e}); choose another path.") from None
+
+
 def _fsync_dir(folder: Path) -> None:
     """Make a rename in `folder` durable (POSIX); a no-op where folders cannot be opened (Windows)."""
     try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass
@@ -29,3 +30,11 @@ class TrainConfig:
     eval_metric: str | None = None  # kept-best criterion, e.g. fd_mnist-lenet [default: fd_ of the dataset's evaluator]
     eval_n: int = 2000  # samples per evaluation
     progress: bool = True  # progress bar on the terminal
+
+    #: the range of each numeric setting (config_fields.bounds; others: 0 or more)
+    BOUNDS: ClassVar[dict] = {
+        "image_size": (8, 4096), "steps": (1, 10**9), "epochs": (1e-6, 10**6), "lr_decay_from": (0, 0.999999),
+        "seed": (0, 2**32 - 1), "devices": (1, 1024), "log_every": (1, 10**9), "sample_every": (1, 10**9),
+        "ckpt_every": (1, 10**9), "ckpt_minutes": (0, 10**6), "keep_last": (0, 10**6), "n_samples": (1, 4096),
+        "eval_every": (0, 10**9), "eval_n": (1, 10**7),
+    }

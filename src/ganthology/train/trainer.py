@@ -7,6 +7,7 @@ a fixed seed, atomic checkpoints that resume exactly, and the generator export.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -22,7 +23,7 @@ import yaml
 
 from ..data import InMemoryLoader, build_dataset
 from ..data.core import as_domains
-from ..errors import GanthologyError
+from ..errors import GanthologyError, settings_guard
 from ..models.base import constant_then_linear_decay
 from ..registry import get_model
 from ..seeding import seeded
@@ -154,8 +155,9 @@ class Trainer:
         watch = DivergenceWatch(fabric.device)
         self._last_ckpt = (step, time.monotonic())
         model.train()
+        first = step
         while step < total and not self._stop:
-            with fabric.autocast():
+            with fabric.autocast(), settings_guard(self.model_name) if step == first else contextlib.nullcontext():
                 logs = model.train_step(loader.next(), step)
             if model.sched:  # once per train_step; a player that steps its optimizer only every
                 # n_critic-th train_step (WGAN's G) would make torch warn at the first one
@@ -219,15 +221,17 @@ class Trainer:
         if "domain A" in self.model_cls.requires and data.paired:
             data = as_domains(data)  # unpaired translation on a paired set: each side shuffled on its own
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-        model = self.model_cls(self.model_cfg, data.info())
-        model.bind_data(data)  # e.g. sgan's labelled examples (seeded: the same on every rank)
+        with settings_guard(self.model_name):
+            model = self.model_cls(self.model_cfg, data.info())
+            model.bind_data(data)  # e.g. sgan's labelled examples (seeded: the same on every rank)
         channels_last = model.conv and cfg.channels_last and not model.data.is_vector
         model = fabric.to_device(model)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         loader = InMemoryLoader(data, self.model_cfg.batch_size, cfg.seed, rank, world, fabric.device, channels_last)
         model.total_steps = total = self._total_steps(loader)  # before the schedules are built
-        model.setup_optimizers()
+        with settings_guard(self.model_name):
+            model.setup_optimizers()
         if cfg.lr_decay_from is not None:  # a schedule that settles, for a model without its own
             if not 0 <= cfg.lr_decay_from < 1:
                 raise GanthologyError(f"--lr-decay-from {cfg.lr_decay_from} must lie in [0, 1): the fraction "
