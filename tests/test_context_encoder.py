@@ -297,9 +297,11 @@ def test_inpaint_command_center_random_and_a_mask_file(tiny_run, tmp_path):
 
 # --- learning -----------------------------------------------------------------------------------
 # A context encoder at a tiny width (nef = ngf = ndf = 16) on photos' 32x32 crops (a 16x16 central
-# hole), batch 32, LEARN_STEPS steps, scored on the 475 held-out 32x32 tiles of coffee and china:
-# PSNR inside the hole against the same network untrained (same seed).
-LEARN_STEPS, LEARN_GAIN = 300, 6.0
+# hole), batch 32, 300 steps (about 50 s on a shared core), scored on the 476 held-out 32x32 tiles of
+# coffee and china: PSNR inside the hole against the same network untrained (same seed; its near-
+# constant output scores 10.3 dB). Beating the mean-colour (25.9 dB) and border-blur (29.0 dB) fills
+# is out of reach at this budget (21.0-21.9 dB), so the test asks what it can.
+LEARN_STEPS, LEARN_GAIN = 300, 8.0  # gains over seeds 0, 1, 2: 11.63, 10.68, 11.50 dB; -0.38 untrained
 
 
 @pytest.mark.learning
