@@ -36,6 +36,32 @@ def build_model(model_name: str, config: dict, data: dict | DataInfo) -> GANMode
     return cls(make_config(model_name, **config), info)
 
 
+def _rebuild(record: dict, path: Path) -> GANModel:
+    """The model a checkpoint or export describes (`model`, `config.model_config`, `data`), each part
+    checked, so that a file of the right format but the wrong content is refused in one sentence."""
+    from .config_fields import check_range, coerce, field_specs
+    from .errors import settings_guard
+
+    name, config = record.get("model"), record.get("config")
+    mc = config.get("model_config") if isinstance(config, dict) else None
+    if not isinstance(name, str) or not isinstance(mc, dict) or not isinstance(record.get("data"), dict):
+        raise GanthologyError(f"{path} does not say which model it holds (model, config or data missing).")
+    cls = get_model(name)
+    specs = {s.name: s for s in field_specs(cls.Config)}
+    values = {}
+    for k, v in mc.items():
+        if k not in specs:
+            raise GanthologyError(f"{path} holds a {name} setting {k!r} that this version does not know.")
+        values[k] = coerce(specs[k], v, str(path))
+        check_range(cls.Config, specs[k], values[k], f"{path}: ")
+    try:
+        info = DataInfo(**record["data"])
+    except (TypeError, ValueError, AttributeError, KeyError) as e:
+        raise GanthologyError(f"{path} holds a damaged data description ({type(e).__name__}).") from None
+    with settings_guard(name):
+        return cls(cls.Config(**values), info)
+
+
 def train_model(model_name: str, resume: str | Path | None = None, config_file: str | None = None,
                 **settings) -> Path:
     """Train `model_name` and return the run folder. Keyword arguments are TrainConfig fields
@@ -163,7 +189,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> GANModel:
         raise GanthologyError(f"{path} does not exist; give a run folder, a .pt checkpoint or a generator export.")
     if p.suffix in (".safetensors", ".json"):
         meta, tensors = load_export(p)
-        model = build_model(meta["model"], meta["config"]["model_config"], meta["data"])
+        model = _rebuild(meta, p)
         model.run_config = meta["config"]
         model.checkpoint_meta = None  # an export holds no training state
         for name in model.sampling_modules:
@@ -172,10 +198,10 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> GANModel:
             _load_into(getattr(model, name), sub, p)
     else:
         ckpt = load_checkpoint(p)
-        model = build_model(ckpt["model"], ckpt["config"]["model_config"], ckpt["data"])
+        model = _rebuild(ckpt, p)
         model.run_config = ckpt["config"]
         # where training stood, for `ganthology info`; the optimizer states themselves stay behind
-        model.checkpoint_meta = {"step": ckpt["step"], "epoch": ckpt["loader"]["epoch"],
+        model.checkpoint_meta = {"step": ckpt["step"], "epoch": ckpt["loader"].get("epoch"),
                                  "world_size": ckpt["world_size"], "optimizers": list(ckpt["optimizers"])}
         _load_into(model, ckpt["state"], p)
     model.to(device).eval()
@@ -186,7 +212,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> GANModel:
 def _load_into(module: torch.nn.Module, state: dict, path: Path) -> None:
     try:
         module.load_state_dict(state)
-    except RuntimeError:
+    except (RuntimeError, TypeError, AttributeError, ValueError):
         raise GanthologyError(
             f"the weights in {path} do not fit the network its config describes (file edited or from "
             "another version of ganthology)."

@@ -36,7 +36,9 @@ def read_image(path: Path, mode: str | None = None) -> torch.Tensor:
         with Image.open(path) as img:
             img = img.convert(mode) if mode else (img if img.mode in ("L", "RGB") else img.convert("RGB"))
             return TF.pil_to_tensor(img)
-    except (UnidentifiedImageError, OSError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, MemoryError, Image.DecompressionBombError) as e:
+        # SyntaxError: some of Pillow's decoders report a malformed header with it; a decompression
+        # bomb claims more pixels than Pillow's limit (179 million)
         raise GanthologyError(f"cannot read {path} as an image ({type(e).__name__}); remove or replace it.") from None
 
 
