@@ -55,6 +55,7 @@ TINY = {
     "bigan": dict(z_dim=8, hidden=32, batch_size=8),
     "cluster_gan": dict(z_dim=8, ngf=8, ndf=8, fc=32, n_critic=2, batch_size=8),
     "sgan": dict(z_dim=16, ngf=8, ndf=8, labelled_batch=8, batch_size=8),
+    "ccgan": dict(ngf=8, ndf=8, n_labels=20, labelled_batch=8, batch_size=8),
     "srresnet": dict(ngf=8, n_blocks=2, batch_size=4),
     "srgan": dict(ngf=8, n_blocks=2, ndf=8, fc=16, vgg_layer="relu2_2", batch_size=4),
     "context_encoder": dict(nef=8, ngf=8, ndf=8, batch_size=8),
