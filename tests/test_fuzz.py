@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 import ganthology
 from ganthology.api import prepare_run, read_model_inputs
 from ganthology.data import build_dataset
+from ganthology.data.masks import read_mask
 from ganthology.errors import GanthologyError
 from ganthology.metrics.evaluate import load_images
 from ganthology.train.checkpoint import digest, load_checkpoint, save_checkpoint
@@ -223,7 +224,8 @@ def test_images_of_any_bytes_and_shape_are_read_or_refused(run):
     def case(data, resize):
         p = _scratch(".png")
         p.write_bytes(data)
-        _refused(read_model_inputs, model, p, resize=resize)
+        _refused(read_model_inputs, model, p, resize=resize)  # sample/translate/upscale/invert --input
+        _refused(read_mask, p, 32)  # inpaint --mask
         shutil.rmtree(p.parent)
 
     case()
@@ -262,17 +264,18 @@ def test_npz_files_of_any_content_are_read_or_refused(kind, data, arrs):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-@given(files=st.lists(images, min_size=1, max_size=4), layout=st.sampled_from(["folder", "paired", "eval"]))
+@given(files=st.lists(images, min_size=1, max_size=4), layout=st.sampled_from(["folder", "paired", "unpaired", "eval"]))
 def test_image_folders_of_any_content_are_read_or_refused(files, layout):
     root = _scratch("").parent
-    folder = root / ("train" if layout == "paired" else "imgs")
-    folder.mkdir()
-    for i, data in enumerate(files):
+    sub = {"paired": ["train"], "unpaired": ["trainA", "trainB"]}.get(layout, ["imgs"])
+    for i, data in enumerate(files):  # spread over the layout's folders
+        folder = root / sub[i % len(sub)]
+        folder.mkdir(exist_ok=True)
         (folder / f"{i}.png").write_bytes(data)
     if layout == "eval":
-        _refused(load_images, folder)
+        _refused(load_images, root / "imgs")
     else:
-        spec = f"folder:{folder}" if layout == "folder" else f"paired:{root}"
+        spec = f"folder:{root / 'imgs'}" if layout == "folder" else f"{layout}:{root}"
         _refused(build_dataset, spec, None, 16)
     shutil.rmtree(root)
 
