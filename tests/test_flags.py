@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 import ganthology
-from ganthology.cli import OPTION_BOUNDS, Bounded, cli, main
+from ganthology.cli import OPTION_BOUNDS, OUTPUT_OPTIONS, Bounded, cli, main
 from ganthology.config_fields import HUGE, bounds, field_specs
 from ganthology.data import InMemoryLoader, build_dataset
 from ganthology.errors import GanthologyError, settings_guard
@@ -127,3 +127,27 @@ def test_the_smallest_value_of_every_setting_builds_and_steps_or_says_why(name):
         except Exception as e:  # noqa: BLE001
             failures.append(f"{spec.name}={max(lo, 0)}: {type(e).__name__}: {str(e)[:100]}")
     assert not failures, failures
+
+
+@pytest.mark.parametrize("path, cmd", [(p, c) for p, c in _commands() if any(q.name in OUTPUT_OPTIONS for q in c.params)],
+                         ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+def test_output_paths_that_cannot_be_written_are_refused_before_any_work(path, cmd, tmp_path, capsys):
+    existing = tmp_path / "image.png"
+    Image.new("L", (8, 8)).save(existing)
+    args = [*path]
+    for p in cmd.params:
+        if isinstance(p, click.Argument):
+            args.append(str(existing))
+        elif p.required and p.name not in OUTPUT_OPTIONS:
+            args += [p.opts[0], str(existing)]
+    for p in cmd.params:
+        if p.name in OUTPUT_OPTIONS and isinstance(p.type, click.Path):
+            others = [a for q in cmd.params if q.required and q.name in OUTPUT_OPTIONS and q is not p
+                      for a in (q.opts[0], str(tmp_path / "ok"))]
+            code, err = _run([*args, *others, p.opts[0], "/proc/forbidden/x"], capsys)
+            _one_sentence(code, err, "cannot write to /proc/forbidden")
+
+
+def test_train_refuses_an_output_folder_that_cannot_be_written(capsys):
+    code, err = _run(["train", "dcgan", "--out", "/proc/forbidden/run", "--no-progress"], capsys)
+    _one_sentence(code, err, "cannot write to /proc/forbidden")
