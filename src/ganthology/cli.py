@@ -293,6 +293,26 @@ def inpaint_cmd(path, input_path, mask, out, seed, resize, device):
     click.echo(f"wrote {len(written)} filled image(s) to {out}")
 
 
+@cli.command("export")
+@click.argument("path")
+@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript"]), default="onnx", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="The file to write [default: generator.onnx / generator.torchscript.pt in the run folder].")
+def export_cmd(path, fmt, out):
+    """Export a trained model's sampling function (generate, translate, upscale or inpaint) to run
+    outside Python: ONNX (onnxruntime, ...) or TorchScript (torch.jit.load, C++)."""
+    from .api import load
+    from .export import FORMATS, export_model
+    from .train.checkpoint import writable
+
+    model = load(path)
+    if out is None:
+        folder = Path(path) if Path(path).is_dir() else Path(path).parent
+        out = folder / f"generator{FORMATS[fmt]}"
+    writable(out, folder=False)
+    click.echo(f"wrote {export_model(model, fmt, out)}")
+
+
 def _check_device(device: str) -> None:
     import torch
 

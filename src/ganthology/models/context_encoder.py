@@ -279,7 +279,7 @@ class ContextEncoder(GANModel):
         if mask.dim() != 4 or mask.shape[1:] != (1, s, s) or mask.shape[0] not in (1, len(x)):
             raise GanthologyError(f"masks must have shape ({len(x)}, 1, {s}, {s}), not {tuple(mask.shape)}.")
         x = x.to(self.device).float()
-        mask = (mask.to(x) > 0.5).float().expand(len(x), -1, -1, -1)
+        mask = (mask.to(x) > 0.5).float().expand(x.shape[0], -1, -1, -1)  # x.shape[0]: a traced export keeps the batch free
         was_training = self.G.training
         self.G.eval()
         try:
