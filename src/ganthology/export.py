@@ -100,11 +100,11 @@ def export_model(model, fmt: str, out: str | Path) -> Path:
     if fmt == "onnx":
         import warnings
 
-        try:
-            import onnx  # noqa: F401  (torch's exporter writes through it)
-        except ImportError:
+        from importlib.util import find_spec
+
+        if find_spec("onnx") is None:  # torch's exporter writes through it
             raise GanthologyError('ONNX export needs the onnx package: pip install -e ".[export]" '
-                                  "(or pip install onnx onnxruntime).") from None
+                                  "(or pip install onnx onnxruntime).")
 
         def write(tmp):
             with warnings.catch_warnings():  # the TorchScript-based exporter announces its deprecation
