@@ -293,6 +293,16 @@ def inpaint_cmd(path, input_path, mask, out, seed, resize, device):
     click.echo(f"wrote {len(written)} filled image(s) to {out}")
 
 
+@cli.command("report")
+@click.argument("path", type=click.Path(file_okay=False))
+def report_cmd(path):
+    """Write RUN/report.html: one self-contained page with the config, the losses, the sample grids
+    over training and the evaluations (the trainer also writes it at the end of every run)."""
+    from .viz.report import write_report
+
+    click.echo(f"wrote {write_report(path)}")
+
+
 @cli.command("export")
 @click.argument("path")
 @click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript"]), default="onnx", show_default=True)

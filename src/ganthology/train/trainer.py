@@ -204,10 +204,21 @@ class Trainer:
         if rank == 0:
             logger.close()
             plot_losses(out / "metrics.csv", out / "loss_curve.png")
+            self._report(out)
             if self._stop and step < total:
                 print(f"stopped at step {step}; continue with: ganthology train {self.model_name} "
                       f"--out {out} --resume", file=sys.stderr)
         return out
+
+    @staticmethod
+    def _report(out: Path) -> None:
+        """RUN/report.html; a page that cannot be written costs a warning, never the run."""
+        from ..viz.report import write_report
+
+        try:
+            write_report(out)
+        except (GanthologyError, OSError, ValueError) as e:
+            warnings.warn(f"report.html was not written: {e}")
 
     def _setup(self, fabric):
         """The model on its device with its optimizers wrapped by Fabric, and the data loader."""
