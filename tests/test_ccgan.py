@@ -282,6 +282,7 @@ def test_ccgan_learns_to_classify_from_few_labels_and_to_fill_holes(expect):
     print(f"\nccgan, 20 labels, {STEPS} steps: accuracy {trained['test_accuracy']:.3f} "
           f"(untrained {untrained['test_accuracy']:.3f}); hole L1 {trained['l1']:.4f} "
           f"(untrained {untrained['l1']:.4f}, mean fill {trained['l1_mean_fill']:.4f})")
-    # seeds 0, 1, 2: see docs/results.md ("## ccgan")
-    expect(accuracy=(trained["test_accuracy"], ">=", 0.35),
-           l1_gain=(untrained["l1"] - trained["l1"], ">=", 0.02))
+    # seeds 0, 1, 2: accuracy 0.507 / 0.460 / 0.410 (untrained 0.100 / 0.123 / 0.103); hole L1 0.219 /
+    # 0.213 / 0.239 against 0.268 untrained, a gain of 0.049 / 0.055 / 0.030 (mean-colour fill 0.372)
+    expect(accuracy=(trained["test_accuracy"], ">=", 0.33),
+           l1_gain=(untrained["l1"] - trained["l1"], ">=", 0.015))

@@ -49,6 +49,12 @@ alone on the same labelled minibatches (G is built but never stepped).
 Held-out numbers: `test_accuracy` of D's class head on the test split (the paper's claim), then
 the inpainting scores every inpainting model reports (`metrics/inpainting.py`).
 
+Section, figure and table numbers are as remembered: the paper could not be re-read offline. Our
+notes (next-models.md) describe CC-GAN^2 as the model that also conditions on the low-resolution
+image; as remembered here, CC-GAN^2 is the combined objective of section 3.4, and the
+low-resolution input is figure 3's optional pathway. Both are options, off by default, so either
+reading can be run.
+
 Not carried over from the PyTorch-GAN script: its least-squares loss (the paper's is the GAN log
 loss), no compositing (its D sees the raw output of G), no classifier or labels, BatchNorm with
 eps 0.8, masks from np.random.
