@@ -158,6 +158,9 @@ def test_cogan_pairs_agree_under_the_known_transformation(tmp_path, expect, one_
     after = held_out_metrics(ganthology.load(run))
     print(f"pair agreement: trained {after['pair_agreement']:.3f} (unrelated {after['pair_agreement_unrelated']:.3f}), "
           f"untrained {before['pair_agreement']:.3f}; L1 {after['pair_l1']:.3f} vs {after['pair_l1_unrelated']:.3f}")
-    expect(over_unrelated=(after["pair_agreement"] - after["pair_agreement_unrelated"], ">", 0.03),
-           over_untrained=(after["pair_agreement"] - before["pair_agreement"], ">", 0.03),
-           l1_ratio=(after["pair_l1"] / after["pair_l1_unrelated"], "<", 0.8))
+    # seeds 0, 1, 2 (~1.5 min each on one core): agreement 0.982 / 0.964 / 0.967, unrelated pairs 0.763 / 0.762 /
+    # 0.763, untrained 0.500 / 0.351 / 0.553; L1 0.014 / 0.029 / 0.027 against 0.173 / 0.183 / 0.177. Untrained
+    # (GANTHOLOGY_TEST_SABOTAGE=untrained): 0.331 against 0.332, L1 ratio 1.0
+    expect(over_unrelated=(after["pair_agreement"] - after["pair_agreement_unrelated"], ">", 0.1),
+           over_untrained=(after["pair_agreement"] - before["pair_agreement"], ">", 0.2),
+           l1_ratio=(after["pair_l1"] / after["pair_l1_unrelated"], "<", 0.5))
