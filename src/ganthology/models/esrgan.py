@@ -156,7 +156,9 @@ class ESRGAN(SRResNet):
         loss_percep = self.perceptual_loss(sr, hr)
         loss_l1 = self.pixel_loss(sr, hr)
         self.update("G", loss_percep + self.cfg.lambda_ra * loss_ra + self.cfg.eta_l1 * loss_l1)
-        # D (eq. 1): real more realistic than the average fake, fake less than the average real
+        # D (eq. 1): real more realistic than the average fake, fake less than the average real; the
+        # gradient flows through both means as eq. 1 reads (the official code detaches the other
+        # side's scores in each term), halved as the official code does (Adam ignores the scale)
         loss_D = 0.5 * relativistic_average_d_loss(self.D(hr), self.D(sr.detach()))
         self.update("D", loss_D)
         return {"loss_D": loss_D.detach(), "loss_G": loss_ra.detach(), "loss_percep": loss_percep.detach(),
