@@ -293,6 +293,21 @@ def inpaint_cmd(path, input_path, mask, out, seed, resize, device):
     click.echo(f"wrote {len(written)} filled image(s) to {out}")
 
 
+@cli.command("studio")
+@click.argument("runs_dir", default="runs", type=click.Path(file_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; 0.0.0.0 exposes it to the network.")
+@click.option("--port", type=int, default=7860, show_default=True)
+@click.option("--device", type=str, default="cpu", show_default=True, help="cpu or cuda")
+def studio_cmd(runs_dir, host, port, device):
+    """A local web page to look at your runs and use the models: sample, move codes, interpolate,
+    translate, upscale, inpaint and invert your own images (needs pip install -e ".[studio]")."""
+    from .studio import serve
+
+    _check_device(device)
+    click.echo(f"ganthology studio on http://{host}:{port}  (Ctrl-C stops it)")
+    serve(runs_dir, host, port, device)
+
+
 @cli.command("report")
 @click.argument("path", type=click.Path(file_okay=False))
 def report_cmd(path):
@@ -685,7 +700,7 @@ def probe_cmd(path, which, n_train, n_test, data_root, seed, json_path):
 #: fields, range-checked by config_fields.bounds): click refuses a value outside it, or NaN, in one
 #: sentence before any work. A new numeric option needs an entry (tests/test_cli.py checks).
 OPTION_BOUNDS = {"n": (1, 10**6), "nrow": (1, 1024), "seed": (0, 2**32 - 1), "steps": (1, 10**6), "opt_steps": (1, 10**6), "rows": (1, 256),
-                 "outputs": (1, 64), "span": (0, 1000), "n_train": (1, 10**7), "n_test": (1, 10**7), "alpha": (0, 1)}
+                 "outputs": (1, 64), "span": (0, 1000), "port": (1, 65535), "n_train": (1, 10**7), "n_test": (1, 10**7), "alpha": (0, 1)}
 
 
 class Bounded(click.ParamType):
