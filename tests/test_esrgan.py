@@ -180,6 +180,13 @@ def test_learning_rate_schedules_of_the_paper():
     assert (defaults.lambda_ra, defaults.eta_l1, defaults.lr_milestones) == (5e-3, 1e-2, "50000,100000,200000,300000")
 
 
+def test_a_run_that_ends_before_the_gan_phase_says_so():
+    model = _esrgan(psnr_steps=10)
+    model.total_steps = 10  # as the trainer sets it before the schedules
+    with pytest.warns(UserWarning, match="ends in the PSNR-oriented phase"):
+        model.setup_optimizers()
+
+
 def test_stopped_at_the_switch_and_after_it_resumes_exactly(tmp_path, monkeypatch):
     """The snapshot, both G optimizers, D and their schedules: stopped just before the switch, and
     in the GAN phase, each run resumes to the same losses and weights as one uninterrupted run."""

@@ -36,6 +36,7 @@ when offline (recorded in the run's config).
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -111,6 +112,10 @@ class ESRGAN(SRResNet):
     def schedulers(self):
         # in steps of the run (the trainer steps every schedule every step), so a continued run keeps them
         c, ms = self.cfg, self.milestones
+        if self.total_steps is not None and self.total_steps <= c.psnr_steps:
+            warnings.warn(f"this run of {self.total_steps} steps ends in the PSNR-oriented phase (--psnr-steps "
+                          f"{c.psnr_steps}; the paper's is 10^6), so it trains no GAN and --alpha changes nothing; pass "
+                          "--psnr-steps below --steps for both phases.", stacklevel=2)
         pre = torch.optim.lr_scheduler.LambdaLR(self.opt["G_pretrain"], lambda s: 0.5 ** (s // c.psnr_lr_halve_every))
 
         def gan(s: int) -> float:  # halved at each milestone, counted from the start of the GAN phase
