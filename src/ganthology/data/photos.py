@@ -250,8 +250,9 @@ INPAINT_CROP, INPAINT_TRAIN_CROPS = 64, 8000
 
 @register_dataset("photos")
 def photos(root: str | None = None, image_size: int | None = None, train: bool = True) -> InMemoryDataset:
-    """Photographs for inpainting: 64x64 crops of packaged photographs (random crops and flips of eight
-    for training, every non-overlapping tile of coffee and china held out: photo_sr's split)."""
+    """For inpainting: 64x64 crops of eight packaged photographs; tiles of two others held out (photo_sr's split).
+
+    Training: 8,000 random crops and flips; test: every non-overlapping tile of coffee and china."""
     size = image_size or INPAINT_CROP
     names = SKIMAGE_PHOTOS + SKLEARN_PHOTOS
     pics = dict(zip(names, photographs()))
