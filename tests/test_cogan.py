@@ -120,6 +120,27 @@ def test_pair_agreement_scores_a_perfect_pair_as_perfect():
     assert set(model.scores) <= set(s)
 
 
+def test_classifier_on_the_shared_layers_never_reads_domain_b_labels():
+    """Section 5: the softmax on D's shared last hidden layer is trained with A's labels only, and
+    classifies B through D2: shifting y_B changes nothing, and the held-out scores name target_acc."""
+    info = build_dataset("digits2photo").info()
+    states = []
+    for shift in (0, 3):
+        torch.manual_seed(0)
+        model = ganthology.build_model("cogan", {**tiny("cogan"), "classify": True}, info)
+        batch = {k: v for k, v in two_domain_batch(1, 3, n=4).items()}
+        batch["y"], batch["y_B"] = torch.tensor([0, 1, 2, 3]), (torch.tensor([4, 5, 6, 7]) + shift) % 10
+        logs = model.train_step(batch, 0)
+        states.append(model.state_dict())
+    assert "loss_cls" in logs and model.D.classifier.in_features == model.D.shared[-1].in_features
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    test = {**batch, "A": batch["A"], "B": batch["B"]}
+    scores = model.eval().held_out_metrics(test)
+    assert {"target_acc", "source_acc"} <= set(scores)
+    with pytest.raises(ganthology.GanthologyError, match="labels"):
+        ganthology.build_model("cogan", {"classify": True}, two_domain_info(1, 1))
+
+
 def test_exact_resume(monkeypatch, tmp_path):
     stopped_and_resumed(monkeypatch, tmp_path, "cogan", 3, dataset="digits2negatives", steps=5, **tiny("cogan"))
 

@@ -28,12 +28,19 @@ it with G2(z): pixel agreement (the paper's measure: the share of pixels that ag
 thresholding at mid-grey) and mean absolute difference, beside the same for unrelated pairs
 (G1(z) against G2(z') with the z shuffled), which is what a pair of independent GANs would score.
 `sample(n)` shows each pair side by side: (n, C, H, 2W).
+
+Domain adaptation (section 5, `classify=True`): a softmax layer on the discriminators' shared last
+hidden layer is trained with domain A's labels through D1, in D's step; because the layer and the
+ones below it are shared, it classifies domain-B images through D2, whose labels it never saw.
+`held_out_metrics` then adds its accuracy on the held-out B images (`target_acc`) and A images
+(`source_acc`): the number of the domain-adaptation table (MNIST -> mnistm).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..data.halves import pair_transform
@@ -57,6 +64,7 @@ class CoGANConfig:
     beta1: float = 0.5  # section 5: beta1 = 0.5
     beta2: float = 0.999  # section 5: beta2 = 0.999
     weight_decay: float = 5e-4  # section 5: weight decay 0.0005
+    classify: bool = False  # section 5 (adaptation): a softmax layer on D's shared last hidden layer, trained with domain A's labels, applied to domain B through D2
     batch_size: int = 128  # section 5: batch size 128 (per domain)
 
 
@@ -90,7 +98,7 @@ class CoupledDiscriminators(nn.Module):
     """D1, D2: images of domain A / B -> (B, 1) logits. Each has its own first layer; the last
     layers are shared (section 3), the reverse of the PyTorch-GAN script."""
 
-    def __init__(self, size: int, channels: tuple[int, int], ndf: int, ndf_shared: int, fc: int):
+    def __init__(self, size: int, channels: tuple[int, int], ndf: int, ndf_shared: int, fc: int, n_classes: int = 0):
         super().__init__()
 
         def own(c):  # conv5-20, max-pool: (B, C, s, s) -> (B, ndf, s/2, s/2)
@@ -102,10 +110,16 @@ class CoupledDiscriminators(nn.Module):
             nn.Flatten(), nn.Linear(ndf_shared * (size // 4) ** 2, fc), nn.PReLU(fc),
             nn.Linear(fc, 1),  # one logit: the sigmoid is in the loss
         )
+        # section 5: class logits on the shared last hidden layer (fc500), so D1 and D2 share them too
+        self.classifier = nn.Linear(fc, n_classes) if n_classes else None
 
     def layers(self, domain: str) -> list[nn.Module]:
         """D1's ("A") or D2's ("B") layers, first to last: its own, then the shared ones."""
         return [*getattr(self, f"own_{domain}"), *self.shared]
+
+    def features(self, x: torch.Tensor, domain: str) -> torch.Tensor:
+        """The shared last hidden layer (B, fc) of D1 (domain "A") or D2 ("B")."""
+        return self.shared[:-1](getattr(self, f"own_{domain}")(x))
 
     def forward(self, x: torch.Tensor, domain: str) -> torch.Tensor:
         return self.shared(getattr(self, f"own_{domain}")(x))
@@ -134,8 +148,14 @@ class CoGAN(GANModel):
             raise GanthologyError(f"cogan's generators double 4x4 up to the image side: it must be a power of two "
                                   f"of at least 8, not {size}; choose --image-size 32.")
         self.channels = (part_A.shape[0], part_B.shape[0])
+        labels = {p.group: k for k, p in reversed(data.parts.items()) if p.role == "label"}
+        self.key_y, self.key_y_B = labels.get(part_A.group), labels.get(part_B.group)
+        if cfg.classify and (self.key_y is None or data.num_classes < 2):
+            raise GanthologyError(f"cogan --classify trains a classifier with domain A's labels; {data.name!r} has "
+                                  "none. Use mnist2mnistm or digits2photo.")
         self.G = CoupledGenerators(cfg.z_dim, cfg.ngf, size, self.channels)
-        self.D = CoupledDiscriminators(size, self.channels, cfg.ndf, cfg.ndf_shared, cfg.d_fc)
+        self.D = CoupledDiscriminators(size, self.channels, cfg.ndf, cfg.ndf_shared, cfg.d_fc,
+                                       data.num_classes if cfg.classify else 0)
         self.G.apply(dcgan_init)
         self.D.apply(dcgan_init)
 
@@ -151,14 +171,19 @@ class CoGAN(GANModel):
         # D1 and D2 (eq. 4): each tells its domain's real images from its generator's
         loss_D_A = d_loss_bce(self.D(x_A, "A"), self.D(fake_A.detach(), "A"))
         loss_D_B = d_loss_bce(self.D(x_B, "B"), self.D(fake_B.detach(), "B"))
-        self.update("D", loss_D_A + loss_D_B)
+        logs = {}
+        loss_cls = 0.0
+        if self.cfg.classify:  # section 5: the source labels train the softmax on D1's shared layers
+            loss_cls = F.cross_entropy(self.D.classifier(self.D.features(x_A, "A")), batch[self.key_y])
+            logs["loss_cls"] = loss_cls.detach()
+        self.update("D", loss_D_A + loss_D_B + loss_cls)
         # G1 and G2: fool their discriminators (the non-saturating form)
         with frozen(self.D):
             loss_G_A = g_loss_nonsaturating(self.D(fake_A, "A"))
             loss_G_B = g_loss_nonsaturating(self.D(fake_B, "B"))
         self.update("G", loss_G_A + loss_G_B)
         return {"loss_D": (loss_D_A + loss_D_B).detach(), "loss_G_A": loss_G_A.detach(),
-                "loss_G_B": loss_G_B.detach()}
+                "loss_G_B": loss_G_B.detach(), **logs}
 
     # --- pairs ----------------------------------------------------------------------------------
     def generate_pair(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -183,10 +208,12 @@ class CoGAN(GANModel):
         for n codes z, pixel agreement (share of pixels on the same side of mid-grey) and mean
         absolute difference (on [0, 1]) between T(G1(z)) and G2(z); the same for unrelated pairs,
         T(G1(z)) against G2(z') with the codes shuffled: what two independent GANs would score.
-        Nothing on other datasets."""
+        With `classify`: the classifier's accuracy on the held-out domain-B images through D2
+        (`target_acc`, with B's labels, which training never reads) and on domain A through D1."""
+        out = self._classifier_accuracy(test) if self.cfg.classify else {}
         t = pair_transform(self.data.name)
         if t is None:
-            return {}
+            return out
         g = torch.Generator(device="cpu").manual_seed(seed)
         z = (torch.rand(n, self.cfg.z_dim, generator=g) * 2 - 1).to(self.device)
         perm = torch.randperm(n, generator=g).to(self.device)
@@ -202,7 +229,20 @@ class CoGAN(GANModel):
         def agree(u, v):
             return float(((u > 0) == (v > 0)).float().mean()), float(((u - v).abs() / 2).mean())
 
-        out = {}
         out["pair_agreement"], out["pair_l1"] = agree(a, b)
         out["pair_agreement_unrelated"], out["pair_l1_unrelated"] = agree(a, b[perm])
+        return out
+
+    @torch.no_grad()
+    def classify_domain(self, x: torch.Tensor, domain: str) -> torch.Tensor:
+        """Class logits (N, K) of images of `domain` ("A" through D1, "B" through D2)."""
+        return self.D.classifier(self.D.features(x.to(self.device), domain))
+
+    def _classifier_accuracy(self, test) -> dict[str, float]:
+        out = {}
+        for key, y_key, domain, name in ((self.key_B, self.key_y_B, "B", "target_acc"),
+                                         (self.key_A, self.key_y, "A", "source_acc")):
+            if y_key in test:
+                pred = torch.cat([self.classify_domain(xb, domain).argmax(1) for xb in test[key].split(500)])
+                out[name] = float((pred == test[y_key].to(pred.device)).float().mean())
         return out
