@@ -14,7 +14,7 @@ ROWS = [
     ("dann", "`dann`", "76.66% (Ganin et al. 2016, Table 2)"),
     ("dann_lambda01", "`dann`, lambda_max 0.1", ""),
     ("pixelda", "`pixelda`", "98.2% (Bousmalis et al. 2017, Table 1)"),
-    ("cogan", "`cogan`", "62.0% (as reported by Bousmalis et al. 2017, AR)"),
+    ("cogan", "`cogan --classify` (softmax on D's shared layers)", "62.0% (as reported by Bousmalis et al. 2017, AR)"),
     ("target_only", "trained on target labels (upper bound)", "95.96% (Ganin et al. 2016, Table 2, AR)"),
 ]
 
