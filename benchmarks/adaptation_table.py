@@ -26,8 +26,7 @@ def main(out: Path) -> None:
         rec = out / f"{run}.json"
         if not rec.is_file():
             if run == "cogan":  # a row that says why it has no number
-                print(f"| {what} | | not measured: CoGAN's adaptation through its shared D layers (section 5) is "
-                      f"not implemented | | {paper} |")
+                print(f"| {what} | | not measured in this OUT (run: benchmarks/adaptation.sh OUT cogan) | | {paper} |")
             continue
         r = json.loads(rec.read_text())
         steps = ""
