@@ -56,7 +56,7 @@ def test_the_hole_is_filled_with_the_configured_value(fill, value):
 
 
 def test_the_dataset_fill_is_the_training_images_mean_colour():
-    """Section 3.2's data mean: computed from the training set before training, kept in the state."""
+    """Section 3.3's zero of zero-centred inputs, the data mean: computed from the training set before training, kept in the state."""
     data = build_dataset("photos", image_size=32)
     model = ganthology.build_model("context_encoder", tiny("context_encoder"), data.info())
     model.bind_data(data)

@@ -2,11 +2,11 @@
 arXiv:1604.07379
 
 A context encoder is an encoder-decoder G trained to fill a hole: the encoder reads the image
-around the missing region (the hole itself filled with a constant, the data mean), a channel-wise
-fully connected layer carries information across the whole feature map (section 3.1: every unit of
-a channel sees every unit of that channel, with m*n^4 weights instead of an fc layer's m^2*n^4,
-then a stride-1 convolution mixes the channels), and the decoder's up-convolutions paint the
-missing pixels. It is trained on a joint loss (eq. 3): a reconstruction loss, the L2 distance to
+around the missing region (the hole itself "set to zero, assuming zero-centered inputs", section
+3.3: the data mean), a channel-wise fully connected layer carries information across the whole
+feature map (section 3.1: every unit of a channel sees every unit of that channel, with m*n^4
+weights instead of an fc layer's m^2*n^4, then a stride-1 convolution mixes the channels), and the
+decoder's up-convolutions paint the missing pixels. It is trained on a joint loss (eq. 3): a reconstruction loss, the L2 distance to
 the original inside the hole only (eq. 1), which alone gives blurry fills (the mean of the
 plausible ones), and 0.001 times an adversarial loss (eq. 2) from a discriminator D that sees the
 filled region alone and tells it from real regions, which sharpens them. Masks (section 3.3) are a
@@ -59,7 +59,7 @@ IMAGENET_MEAN = (117 / 255 * 2 - 1, 104 / 255 * 2 - 1, 123 / 255 * 2 - 1)
 class ContextEncoderConfig:
     hole: int = 0  # section 3.3 / train.lua: the hole's side in pixels, a quarter of the area (64 of 128); 0: half the image side
     mask: str = "center"  # section 3.3: center (central region) or random (a hole at a random place per image)
-    fill: str = "dataset"  # section 3.2: the hole's value in G's input: dataset (mean colour of the training images), imagenet (train.lua) or a number in [-1, 1]
+    fill: str = "dataset"  # section 3.3 (zero on zero-centred inputs): the hole's value in G's input: dataset (mean colour of the training images), imagenet (train.lua) or a number in [-1, 1]
     bottleneck: str = "channelwise"  # section 3.1: channelwise (channel-wise fully connected + stride-1 conv) or fc (train.lua's n_bottleneck-d layer)
     n_bottleneck: int = 4000  # official README: nBottleneck=4000 (the fc bottleneck only)
     nef: int = 64  # train.lua: encoder filters in the first conv (64), doubling to 8x at 4x4
@@ -213,8 +213,8 @@ class ContextEncoder(GANModel):
         return torch.full((channels,), value)
 
     def bind_data(self, dataset) -> None:
-        """fill = dataset: the hole's value is the mean colour of the training images (section 3.2's
-        data mean), kept as a buffer of G, so checkpoints and exports carry it."""
+        """fill = dataset: the hole's value is the mean colour of the training images (section 3.3:
+        zero on zero-centred inputs), kept as a buffer of G, so checkpoints and exports carry it."""
         if self.cfg.fill == "dataset":
             x = dataset.tensors[self.data.key("image")]
             mean = torch.stack([x[:, c].float().mean() for c in range(x.shape[1])]) / 127.5 - 1
