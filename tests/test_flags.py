@@ -83,6 +83,7 @@ def test_bad_values_of_every_command_option_are_refused_in_one_sentence(path, cm
         for v in _bad_values(p.type.lo, p.type.hi, p.type.kind):
             code, err = _run([*path, *required, p.opts[0], v], capsys)
             _one_sentence(code, err, p.opts[0])
+            assert [f.name for f in tmp_path.iterdir()] == ["image.png"], "a refused command left files behind"
 
 
 @pytest.mark.parametrize("name", ["dcgan", *MODELS])

@@ -59,16 +59,24 @@ def atomic_write(path: Path, write) -> None:
 
 def writable(path: str | Path, folder: bool) -> None:
     """Refuse, before any work, an output path that cannot be written: its folder (the path itself
-    when `folder`) is created if missing and must take a file."""
+    when `folder`) must take a file. Folders made to find out are removed again, so a command that
+    stops later leaves nothing behind."""
     import tempfile
 
     d = Path(path) if folder else Path(path).parent
+    made = [p for p in (d, *d.parents) if not p.exists()]  # the missing ones, deepest first
     try:
         d.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=d):
             pass
     except OSError as e:
         raise GanthologyError(f"cannot write to {d} ({e.strerror or e}); choose another path.") from None
+    finally:
+        for p in made:
+            try:
+                p.rmdir()
+            except OSError:
+                break
 
 
 def _fsync_dir(folder: Path) -> None:
