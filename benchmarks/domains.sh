@@ -8,7 +8,7 @@
 set -euo pipefail
 out=${1:?usage: benchmarks/domains.sh OUT [MODEL ...]}
 shift
-models=${*:-cyclegan pixelda pixelda-source-only stargan srresnet srgan}
+models=${*:-cyclegan pixelda pixelda-source-only stargan srresnet srgan esrgan}
 g=${GANTHOLOGY:-ganthology}
 run() {  # run NAME MODEL [train options...]
     local name=$1
@@ -30,6 +30,11 @@ for m in $models; do
         # CPU widths (16 channels, 4 blocks), Adam 1e-3 decaying over the second half; srgan starts from it
         srresnet) run srresnet srresnet --dataset photo_sr --ngf 16 --n-blocks 4 --lr 1e-3 --lr-decay-from 0.5 --steps "${STEPS:-3600}" ;;
         srgan) run srgan srgan --dataset photo_sr --init-from "$out/srresnet" --ngf 16 --n-blocks 4 --ndf 32 --batch-size 8 --vgg-scale 1 --steps "${STEPS:-400}" ;;
+        # paper losses and schedules at CPU widths (16 features, 2 RRDBs, growth 8): 2,000 L1-only PSNR steps
+        # (Adam 1e-3 halved every 1,000), then the GAN phase; scored at alpha 1 (the GAN model); the curve
+        # over alpha: docs/results.md, esrgan
+        esrgan) run esrgan esrgan --dataset photo_sr --nf 16 --n-rrdb 2 --gc 8 --ndf 32 --batch-size 8 --psnr-steps 2000 \
+            --psnr-lr 1e-3 --psnr-lr-halve-every 1000 --steps "${STEPS:-2400}" ;;
         *) echo "unknown model $m" >&2; exit 2 ;;
     esac
 done
