@@ -8,7 +8,7 @@
 set -euo pipefail
 out=${1:?usage: benchmarks/domains.sh OUT [MODEL ...]}
 shift
-models=${*:-cyclegan pixelda pixelda-source-only stargan srresnet srgan esrgan}
+models=${*:-cyclegan pixelda pixelda-source-only stargan srresnet srgan esrgan context_encoder}
 g=${GANTHOLOGY:-ganthology}
 run() {  # run NAME MODEL [train options...]
     local name=$1
@@ -35,6 +35,8 @@ for m in $models; do
         # over alpha: docs/results.md, esrgan
         esrgan) run esrgan esrgan --dataset photo_sr --nf 16 --n-rrdb 2 --gc 8 --ndf 32 --batch-size 8 --psnr-steps 2000 \
             --psnr-lr 1e-3 --psnr-lr-halve-every 1000 --steps "${STEPS:-2400}" ;;
+        # widths 32 (the paper's 64: ~3 s per batch of 64 on one core); the rest at the paper's / train.lua's values
+        context_encoder) run context_encoder context_encoder --dataset photos --nef 32 --ngf 32 --ndf 32 --steps "${STEPS:-2000}" ;;
         *) echo "unknown model $m" >&2; exit 2 ;;
     esac
 done
