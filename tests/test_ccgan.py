@@ -9,6 +9,7 @@ last 300, as tests/test_semi_cluster.py does for sgan.
 """
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -58,14 +59,14 @@ def test_discriminator_sees_the_composite_so_the_context_is_the_real_images_own(
     seen = []
     model.D.register_forward_hook(lambda m, inp, out: seen.append(inp[0].detach().clone()))
     model.train_step(batch, 0)
-    real, fake = seen[0][-8:], seen[1]  # D's step: (labelled + unlabelled real), then the fakes
+    real, fake = seen[1], seen[2]  # D's step: the labelled images, the unlabelled real ones, the fakes
     x = batch["x"]
     assert torch.equal(real, x)
     known = hole == 0
     assert torch.equal(fake.masked_select(known.expand_as(x)), x.masked_select(known.expand_as(x))), \
         "outside the hole the fake is the real image, pixel for pixel"
     assert not torch.equal(fake, x), "inside the hole it is G's"
-    assert torch.equal(seen[2], fake), "G's step judges the same composites"
+    assert torch.equal(seen[3], fake), "G's step judges the same composites"
 
 
 def test_combined_shows_d_the_whole_generated_image_too(monkeypatch):
@@ -76,7 +77,7 @@ def test_combined_shows_d_the_whole_generated_image_too(monkeypatch):
     seen = []
     model.D.register_forward_hook(lambda m, inp, out: seen.append(inp[0].detach().clone()))
     model.train_step(batch, 0)
-    fakes = seen[1]
+    fakes = seen[2]
     assert fakes.shape[0] == 16
     x_I, x_G = fakes[:8], fakes[8:]
     assert torch.equal(x_I * (1 - hole) + x_G * hole, x_I), "x_I's hole is x_G's"
@@ -122,6 +123,67 @@ def test_classifier_gives_logits_into_cross_entropy(monkeypatch):
     logs = model.train_step(batch, 0)
     assert torch.allclose(logs["loss_cls"], manual, atol=1e-6)
     assert not torch.allclose(manual, F.cross_entropy(logits.softmax(1), y_lab))
+
+
+def test_labelled_images_are_classified_in_their_own_batch_norm_batch_as_in_the_baseline(monkeypatch):
+    """The first version classified the labelled images inside one batch-norm batch with the
+    unlabelled ones; that alone (adversarial weight 0) cost 13 points on MNIST against the
+    supervised baseline, whose D sees the labelled batch alone. Now D's class loss is computed on
+    exactly the forward pass the baseline makes."""
+    model, batch = _bound(_info())
+    x_lab, y_lab = model._labelled_batch(batch["x"])
+    monkeypatch.setattr(model, "_labelled_batch", lambda like: (x_lab, y_lab))
+    expected = F.cross_entropy(copy.deepcopy(model.D).train()(x_lab)[1], y_lab)
+    seen = []
+    model.D.register_forward_hook(lambda m, inp, out: seen.append(inp[0].detach().clone()))
+    logs = model.train_step(batch, 0)
+    assert torch.equal(seen[0], x_lab) and torch.equal(seen[1], batch["x"])
+    assert torch.allclose(logs["loss_cls"], expected, atol=1e-6)
+
+
+def test_running_statistics_are_those_of_real_images_only(monkeypatch):
+    """Eval mode (the test accuracy) normalises with batch norm's running statistics. Fakes
+    updated them on two of every three forward passes (D's step and G's), so the test images were
+    normalised with statistics that were mostly those of filled holes; the fakes now leave them
+    alone."""
+    model, batch = _bound(_info(), combined=True)
+    x_lab, y_lab = model._labelled_batch(batch["x"])
+    monkeypatch.setattr(model, "_labelled_batch", lambda like: (x_lab, y_lab))
+    reference = copy.deepcopy(model.D).train()
+    with torch.no_grad():
+        reference(x_lab), reference(batch["x"])  # the two real passes only
+    model.train_step(batch, 0)
+    got = {k: v for k, v in model.D.state_dict().items() if "running" in k}
+    want = {k: v for k, v in reference.state_dict().items() if "running" in k}
+    assert got and all(torch.allclose(got[k], want[k], atol=1e-6) for k in got)
+    assert all(m.momentum == 0.1 for m in model.D.modules() if isinstance(m, torch.nn.BatchNorm2d)), \
+        "the momentum comes back after the fakes' passes"
+
+
+def test_accuracy_uses_statistics_of_the_labelled_images_under_the_final_weights():
+    """D's running averages lag behind weights that the adversarial game keeps moving (71.5%
+    against 77.1% on MNIST, seed 0); the classifier re-estimates them on the labelled images
+    ("precise BN"), without touching D's own buffers."""
+    model, batch = _bound(_info())
+    for step in range(2):
+        model.train_step(batch, step)
+    model.eval()
+    x = batch["x"]
+    before = {k: v.clone() for k, v in model.D.state_dict().items()}
+    a = model.classify(x)
+    for m in model.D.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.add_(5.0)  # stale statistics must not matter
+    b = model.classify(x)
+    assert torch.allclose(a, b, atol=1e-5)
+    reference = copy.deepcopy(model.D).train()
+    for m in reference.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats(), setattr(m, "momentum", None)
+    with torch.no_grad():
+        reference(to_model_range(model.labelled_x))
+    assert torch.allclose(a, reference.eval()(x)[1], atol=1e-5)
+    assert all(torch.equal(v, before[k]) or "running_mean" in k for k, v in model.D.state_dict().items())
 
 
 def test_the_labels_of_the_unlabelled_images_never_reach_a_loss():
@@ -282,7 +344,9 @@ def test_ccgan_learns_to_classify_from_few_labels_and_to_fill_holes(expect):
     print(f"\nccgan, 20 labels, {STEPS} steps: accuracy {trained['test_accuracy']:.3f} "
           f"(untrained {untrained['test_accuracy']:.3f}); hole L1 {trained['l1']:.4f} "
           f"(untrained {untrained['l1']:.4f}, mean fill {trained['l1_mean_fill']:.4f})")
-    # seeds 0, 1, 2: accuracy 0.507 / 0.460 / 0.410 (untrained 0.100 / 0.123 / 0.103); hole L1 0.219 /
-    # 0.213 / 0.239 against 0.268 untrained, a gain of 0.049 / 0.055 / 0.030 (mean-colour fill 0.372)
-    expect(accuracy=(trained["test_accuracy"], ">=", 0.33),
-           l1_gain=(untrained["l1"] - trained["l1"], ">=", 0.015))
+    # seeds 0, 1, 2: accuracy 0.730 / 0.723 / 0.710 (untrained 0.083 / 0.067 / 0.130); hole L1 0.164 /
+    # 0.168 / 0.155 against 0.268 untrained, a gain of 0.104 / 0.101 / 0.114 (mean-colour fill 0.372).
+    # Under GANTHOLOGY_TEST_SABOTAGE=untrained: accuracy 0.083, gain -0.003. (Before the batch-norm
+    # fix: accuracy 0.507 / 0.460 / 0.410, gain 0.049 / 0.055 / 0.030.)
+    expect(accuracy=(trained["test_accuracy"], ">=", 0.60),
+           l1_gain=(untrained["l1"] - trained["l1"], ">=", 0.06))
