@@ -156,7 +156,7 @@ def test_unknown_flag():
 
 def test_a_run_of_no_steps_is_refused(tmp_path):
     r = run_cli("train", "dcgan", "--dataset", "digits", "--steps", "0", "--out", str(tmp_path / "r"))
-    assert_one_line_error(r, "--steps must be at least 1")
+    assert_one_line_error(r, "--steps 0 is out of range", "1 or more")
 
 
 def test_unknown_key_in_yaml(tmp_path):

@@ -192,3 +192,14 @@ def _zombie_or_alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_a_network_too_large_for_memory_is_refused_before_it_is_allocated(tmp_path, capsys):
+    """--ngf 20000 is in range for one layer but makes a 48 GiB DCGAN: measured on the meta device
+    (no memory) and refused in one sentence, instead of the system killing the process."""
+    from ganthology.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["train", "dcgan", "--dataset", "digits", "--ngf", "20000", "--out", str(tmp_path / "r"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 1 and len(err) == 1 and "weights" in err[0] and "GiB" in err[0], err

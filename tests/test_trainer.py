@@ -112,12 +112,12 @@ def test_a_learning_rate_schedule_is_stepped_logged_and_resumed_exactly_across_i
 def test_lr_decay_from_gives_any_model_a_schedule_that_settles(tmp_path):
     """--lr-decay-from 0.5 holds every learning rate for half the run and lowers it linearly to 0
     at the last step (CycleGAN's schedule), for a model with no schedule of its own; a fraction
-    outside [0, 1) is refused in one sentence."""
+    outside [0, 1] is refused in one sentence."""
     rows = read_metrics(_train("wgan_gp", tmp_path / "run", steps=8, lr_decay_from=0.5) / "metrics.csv")
     for key in ("lr_G", "lr_D"):
         lr = float(rows[0][key])
         assert [float(r[key]) / lr for r in rows] == pytest.approx([1, 1, 1, 1, 0.75, 0.5, 0.25, 0.0])
-    with pytest.raises(ganthology.GanthologyError, match=r"must lie in \[0, 1\)"):
+    with pytest.raises(ganthology.GanthologyError, match=r"--lr-decay-from 1.5 is out of range; give a number from 0 to 1"):
         _train("dcgan", tmp_path / "bad", steps=2, lr_decay_from=1.5)
 
 

@@ -40,7 +40,7 @@ def _rebuild(record: dict, path: Path) -> GANModel:
     """The model a checkpoint or export describes (`model`, `config.model_config`, `data`), each part
     checked, so that a file of the right format but the wrong content is refused in one sentence."""
     from .config_fields import check_range, coerce, field_specs
-    from .errors import settings_guard
+    from .errors import check_size, settings_guard
 
     name, config = record.get("model"), record.get("config")
     mc = config.get("model_config") if isinstance(config, dict) else None
@@ -58,6 +58,7 @@ def _rebuild(record: dict, path: Path) -> GANModel:
         info = DataInfo(**record["data"])
     except (TypeError, ValueError, AttributeError, KeyError) as e:
         raise GanthologyError(f"{path} holds a damaged data description ({type(e).__name__}).") from None
+    check_size(name, lambda: cls(cls.Config(**values), info))
     with settings_guard(name):
         return cls(cls.Config(**values), info)
 

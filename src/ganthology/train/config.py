@@ -33,7 +33,7 @@ class TrainConfig:
 
     #: the range of each numeric setting (config_fields.bounds; others: 0 or more)
     BOUNDS: ClassVar[dict] = {
-        "image_size": (8, 4096), "steps": (1, 10**9), "epochs": (1e-6, 10**6), "lr_decay_from": (0, 0.999999),
+        "image_size": (8, 4096), "steps": (1, 10**9), "epochs": (1e-6, 10**6), "lr_decay_from": (0, 1),
         "seed": (0, 2**32 - 1), "devices": (1, 1024), "log_every": (1, 10**9), "sample_every": (1, 10**9),
         "ckpt_every": (1, 10**9), "ckpt_minutes": (0, 10**6), "keep_last": (0, 10**6), "n_samples": (1, 4096),
         "eval_every": (0, 10**9), "eval_n": (1, 10**7),

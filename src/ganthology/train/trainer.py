@@ -8,6 +8,7 @@ a fixed seed, atomic checkpoints that resume exactly, and the generator export.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import json
 import math
@@ -23,7 +24,7 @@ import yaml
 
 from ..data import InMemoryLoader, build_dataset
 from ..data.core import as_domains
-from ..errors import GanthologyError, settings_guard
+from ..errors import GanthologyError, check_size, settings_guard
 from ..models.base import constant_then_linear_decay
 from ..registry import get_model
 from ..seeding import seeded
@@ -231,6 +232,7 @@ class Trainer:
         data = build_dataset(cfg.dataset, cfg.data_root, cfg.image_size, direction=cfg.direction)
         if "domain A" in self.model_cls.requires and data.paired:
             data = as_domains(data)  # unpaired translation on a paired set: each side shuffled on its own
+        check_size(self.model_name, lambda: self.model_cls(copy.deepcopy(self.model_cfg), data.info()))
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         with settings_guard(self.model_name):
             model = self.model_cls(self.model_cfg, data.info())
@@ -244,8 +246,8 @@ class Trainer:
         with settings_guard(self.model_name):
             model.setup_optimizers()
         if cfg.lr_decay_from is not None:  # a schedule that settles, for a model without its own
-            if not 0 <= cfg.lr_decay_from < 1:
-                raise GanthologyError(f"--lr-decay-from {cfg.lr_decay_from} must lie in [0, 1): the fraction "
+            if not 0 <= cfg.lr_decay_from <= 1:
+                raise GanthologyError(f"--lr-decay-from {cfg.lr_decay_from} must lie in [0, 1]: the fraction "
                                       "of the run after which the learning rates fall to 0.")
             model.sched |= {k: constant_then_linear_decay(o, total, cfg.lr_decay_from)
                             for k, o in model.opt.items() if k not in model.sched}
