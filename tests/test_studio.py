@@ -52,6 +52,9 @@ def test_what_each_model_offers_comes_from_the_model(runs):
     assert grid.dtype == np.uint8 and grid.ndim == 3 and grid.shape[2] == 3
     assert np.array_equal(grid, s.sample("infogan", seed=3, n=4, codes={c: 1 for c in info["codes"]}))
     assert s.interpolate("dcgan", 0, 1, 5).shape[1] > s.interpolate("dcgan", 0, 1, 2).shape[1]
+    digit = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
+    row = s.edit("dcgan", digit, digit[::-1], digit[:, ::-1], strengths=(-1, 0, 1))
+    assert row.shape[1] > 3 * row.shape[0], "one row: yours and three edits"
 
 
 def test_paths_and_uploads_are_checked(runs):

@@ -5,8 +5,9 @@ their model, dataset, steps and latest losses; for a chosen run it shows the los
 sample grids over training, and offers what that model can do, read from the model itself:
 
 - a latent space (`has_latent_space`): samples from a seed (and a class for conditional models),
-  interpolation between two seeds, and finding the code of an uploaded image (inversion; with the
-  encoder when the model has one);
+  interpolation between two seeds, finding the code of an uploaded image (inversion; with the
+  encoder when the model has one), and editing it along the direction from an example without a
+  trait to one with it;
 - named codes (InfoGAN's `latent_codes`): one slider per code;
 - `translate` (its options from its signature: direction, attributes, a style image, ESRGAN's alpha),
   upscaling (`upscale_factor`) and `inpaint` (center, random or a painted mask): on an uploaded image.
@@ -148,6 +149,19 @@ class Studio:
         with torch.no_grad():
             recon = m.generate(z)
         return _grid(torch.cat([x, recon]), nrow=2), f"{report['method']}: PSNR {report['psnr']:.1f} dB"
+
+    def edit(self, name: str, image, with_image, without_image, strengths=(-2, -1, 0, 1, 2)) -> np.ndarray:
+        """Your image moved along a latent direction: the code of an example with an attribute minus
+        the code of one without it (the documents' photo editing, `ganthology latent edit` with one
+        example each); one row: yours, then generate(z + s * direction) for each strength s."""
+        from .latent import attribute_direction, edit, invert
+
+        m = self.model(name)
+        xs = [self._input(m, im, resize=True) for im in (image, with_image, without_image)]
+        method = "hybrid" if m.encode is not None else "optimize"
+        z, z_with, z_without = (invert(m, x, method=method, steps=150)[0] for x in xs)
+        images, nrow = edit(m, xs[0], z, attribute_direction(z_with, z_without), list(strengths))
+        return _grid(images, nrow=nrow)
 
     @torch.no_grad()
     def translate(self, name: str, image, direction: str | None = None, attributes: str | None = None,
@@ -324,6 +338,13 @@ def build_app(studio: Studio):
                         out3 = gr.Image(label="yours | reconstructed", interactive=False)
                         note = gr.Markdown()
                         gr.Button("Invert").click(safe(lambda im: studio.invert(name, im)), up, [out3, note])
+                        gr.Markdown("### Edit it along a direction: an example with a trait, one without")
+                        with gr.Row():
+                            with_im = gr.Image(label="with", type="numpy", image_mode="RGB")
+                            without_im = gr.Image(label="without", type="numpy", image_mode="RGB")
+                        out4 = gr.Image(label="yours, then moved by -2, -1, 0, 1, 2", interactive=False)
+                        gr.Button("Edit").click(safe(lambda im, a, b: studio.edit(name, im, a, b)),
+                                                [up, with_im, without_im], out4)
                 if can["translate"] or can["upscale"]:
                     with gr.Group():
                         gr.Markdown("### Upscale your image" if can["upscale"] else "### Translate your image")
