@@ -90,7 +90,8 @@ from ..data.masks import KINDS, composite, fill_hole, square_masks
 from ..errors import GanthologyError
 from ..nn import dcgan_init
 from ..registry import register_model
-from .base import DataInfo, GANModel, frozen
+from .base import DataInfo, frozen
+from .few_labels import FewLabels
 
 
 @dataclass
@@ -194,7 +195,7 @@ def real_statistics_only(net: nn.Module):
 
 
 @register_model("ccgan")
-class CCGAN(GANModel):
+class CCGAN(FewLabels):
     paper = ("Semi-Supervised Learning with Context-Conditional Generative Adversarial Networks. "
              "Denton, Gross, Fergus, 2016. arXiv:1611.06430")
     year = 2016
@@ -222,33 +223,7 @@ class CCGAN(GANModel):
         self.G = ContextGenerator(data.channels, size, cfg.ngf, cfg.low_res)
         self.D = VGGDiscriminator(data.channels, size, cfg.ndf, k)
         self.apply(dcgan_init)  # N(0, 0.02), as DCGAN
-        shape = (cfg.n_labels, data.channels, size, size)
-        self.register_buffer("labelled_x", torch.zeros(shape, dtype=torch.uint8))
-        self.register_buffer("labelled_y", torch.full((cfg.n_labels,), -1, dtype=torch.long))  # -1: not bound
-
-    # --- the few labels (as sgan) ----------------------------------------------------------------
-    def bind_data(self, dataset) -> None:
-        """Draw the labelled examples: n_labels / K per class, seeded by `label_seed`."""
-        y = dataset.tensors["y"]
-        per_class = self.cfg.n_labels // self.data.num_classes
-        g = torch.Generator().manual_seed(self.cfg.label_seed)
-        chosen = []
-        for c in range(self.data.num_classes):
-            members = (y == c).nonzero().flatten()
-            if len(members) < per_class:
-                raise GanthologyError(f"class {c} of {dataset.name!r} has {len(members)} examples; "
-                                      f"n_labels = {self.cfg.n_labels} asks for {per_class} per class.")
-            chosen.append(members[torch.randperm(len(members), generator=g)[:per_class]])
-        idx = torch.cat(chosen)
-        self.labelled_x.copy_(dataset.tensors["x"][idx])
-        self.labelled_y.copy_(y[idx])
-
-    def _labelled_batch(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.labelled_y[0] < 0:
-            raise GanthologyError("ccgan has no labelled examples yet: call model.bind_data(train_set) before "
-                                  "training (the trainer does).")
-        idx = torch.randint(self.cfg.n_labels, (self.cfg.labelled_batch,), device=self.labelled_y.device)
-        return to_model_range(self.labelled_x[idx]).to(like.device, like.dtype), self.labelled_y[idx]
+        self.keep_labelled((data.channels, size, size))  # the few labelled images (few_labels.py)
 
     # --- the generator's view ----------------------------------------------------------------------
     def fill(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -40,11 +40,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.core import to_model_range
 from ..errors import GanthologyError
 from ..nn import DCGANDiscriminator, DCGANGenerator, dcgan_init
 from ..registry import register_model
-from .base import DataInfo, GANModel, frozen
+from .base import DataInfo, frozen
+from .few_labels import FewLabels
 
 
 @dataclass
@@ -84,7 +84,7 @@ def log_p_generated(logits: torch.Tensor) -> torch.Tensor:
 
 
 @register_model("sgan")
-class SGAN(GANModel):
+class SGAN(FewLabels):
     paper = "Semi-Supervised Learning with Generative Adversarial Networks. Odena, 2016. arXiv:1606.01583"
     year = 2016
     default_dataset = "mnist"
@@ -103,32 +103,7 @@ class SGAN(GANModel):
         self.G = DCGANGenerator(cfg.z_dim, data.channels, data.image_size, cfg.ngf)
         self.D = Classifier(data.channels, data.image_size, cfg.ndf, k)
         self.apply(dcgan_init)  # N(0, 0.02) as in DCGAN
-        shape = (cfg.n_labels, data.channels, data.image_size, data.image_size)
-        self.register_buffer("labelled_x", torch.zeros(shape, dtype=torch.uint8))
-        self.register_buffer("labelled_y", torch.full((cfg.n_labels,), -1, dtype=torch.long))  # -1: not bound
-
-    def bind_data(self, dataset) -> None:
-        """Draw the labelled examples: n_labels / N per class, seeded by `label_seed`."""
-        y = dataset.tensors["y"]
-        per_class = self.cfg.n_labels // self.data.num_classes
-        g = torch.Generator().manual_seed(self.cfg.label_seed)
-        chosen = []
-        for c in range(self.data.num_classes):
-            members = (y == c).nonzero().flatten()
-            if len(members) < per_class:
-                raise GanthologyError(f"class {c} of {dataset.name!r} has {len(members)} examples; "
-                                      f"n_labels = {self.cfg.n_labels} asks for {per_class} per class.")
-            chosen.append(members[torch.randperm(len(members), generator=g)[:per_class]])
-        idx = torch.cat(chosen)
-        self.labelled_x.copy_(dataset.tensors["x"][idx])
-        self.labelled_y.copy_(y[idx])
-
-    def _labelled_batch(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.labelled_y[0] < 0:
-            raise GanthologyError("sgan has no labelled examples yet: call model.bind_data(train_set) before "
-                                  "training (the trainer does).")
-        idx = torch.randint(self.cfg.n_labels, (self.cfg.labelled_batch,), device=self.labelled_y.device)
-        return to_model_range(self.labelled_x[idx]).to(like.device, like.dtype), self.labelled_y[idx]
+        self.keep_labelled((data.channels, data.image_size, data.image_size))  # the few labelled images (few_labels.py)
 
     def train_step(self, batch, step):
         x = batch["x"]  # the unlabelled stream: its labels are never read
