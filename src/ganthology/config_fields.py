@@ -69,9 +69,9 @@ def coerce(spec: FieldSpec, value, where: str):
             raise ValueError
         return spec.type(value)
     except (TypeError, ValueError):
-        raise GanthologyError(
-            f"{where}: setting {spec.name!r} needs a {spec.type.__name__}, got {value!r}."
-        ) from None
+        shown = " ".join(repr(value).split())  # one line, whatever the value is
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise GanthologyError(f"{where}: setting {spec.name!r} needs a {spec.type.__name__}, got {shown}.") from None
 
 
 #: the largest magnitude any numeric setting may have: beyond it a value is a typo, not a choice
