@@ -30,6 +30,13 @@ def conditional_accuracy(probs: torch.Tensor, requested: torch.Tensor) -> float:
     return float((probs.argmax(dim=1).cpu() == requested.cpu()).double().mean())
 
 
+def held_out_accuracy(classify, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> float:
+    """Share of images x whose argmax of `classify(x)` (class logits) is their label y, classified
+    in batches: the held-out accuracy that sgan, ccgan, pixelda, dann and cogan report."""
+    pred = torch.cat([classify(xb).argmax(dim=1) for xb in x.split(batch)])
+    return float((pred == y.to(pred.device)).float().mean())
+
+
 def psnr_ssim(pred: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
     """Mean per-image PSNR (dB) and SSIM (Wang et al., 2004; 11x11 Gaussian window, sigma 1.5) of
     images in [-1, 1], computed by torchmetrics on [0, 1] (data range 1)."""

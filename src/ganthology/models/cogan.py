@@ -239,10 +239,11 @@ class CoGAN(GANModel):
         return self.D.classifier(self.D.features(x.to(self.device), domain))
 
     def _classifier_accuracy(self, test) -> dict[str, float]:
+        from ..metrics.scores import held_out_accuracy  # on use: `ganthology list` needs no metrics
+
         out = {}
         for key, y_key, domain, name in ((self.key_B, self.key_y_B, "B", "target_acc"),
                                          (self.key_A, self.key_y, "A", "source_acc")):
             if y_key in test:
-                pred = torch.cat([self.classify_domain(xb, domain).argmax(1) for xb in test[key].split(500)])
-                out[name] = float((pred == test[y_key].to(pred.device)).float().mean())
+                out[name] = held_out_accuracy(lambda xb, d=domain: self.classify_domain(xb, d), test[key], test[y_key])
         return out

@@ -211,19 +211,17 @@ class DANN(GANModel):
         finally:
             self.T.train(was)
 
-    def _accuracy(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        pred = torch.cat([self.classify(xb).argmax(dim=1) for xb in x.split(500)])
-        return float((pred == y.to(pred.device)).float().mean())
-
     @torch.no_grad()
     def held_out_metrics(self, test):
         """Accuracy (eval mode) on the held-out target images with their labels (`y_B`), then on the
         held-out source images."""
+        from ..metrics.scores import held_out_accuracy  # on use: `ganthology list` needs no metrics
+
         out = {}
         if self.key_y_B in test:
-            out["target_acc"] = self._accuracy(test[self.key_B], test[self.key_y_B])
+            out["target_acc"] = held_out_accuracy(self.classify, test[self.key_B], test[self.key_y_B])
         if self.key_y in test:
-            out["source_acc"] = self._accuracy(test[self.key_A], test[self.key_y])
+            out["source_acc"] = held_out_accuracy(self.classify, test[self.key_A], test[self.key_y])
         return out
 
     def preview(self, batch):

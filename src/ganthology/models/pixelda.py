@@ -275,20 +275,18 @@ class PixelDA(GANModel):
         finally:
             self.T.train(was)
 
-    def _accuracy(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        pred = torch.cat([self.classify(xb).argmax(dim=1) for xb in x.split(500)])
-        return float((pred == y.to(pred.device)).float().mean())
-
     @torch.no_grad()
     def held_out_metrics(self, test):
         """T's accuracy (eval mode) on the held-out target images with their labels (`y_B`), which
         training never sees, and on the held-out source images."""
+        from ..metrics.scores import held_out_accuracy  # on use: `ganthology list` needs no metrics
+
         out = {}
         y_t = test.get(self.key_y_B)
         if y_t is not None:
-            out["target_acc"] = self._accuracy(test[self.key_B], y_t)
+            out["target_acc"] = held_out_accuracy(self.classify, test[self.key_B], y_t)
         if self.key_y in test:
-            out["source_acc"] = self._accuracy(test[self.key_A], test[self.key_y])
+            out["source_acc"] = held_out_accuracy(self.classify, test[self.key_A], test[self.key_y])
         return out
 
     def preview(self, batch):
