@@ -121,6 +121,30 @@ def test_lr_decay_from_gives_any_model_a_schedule_that_settles(tmp_path):
         _train("dcgan", tmp_path / "bad", steps=2, lr_decay_from=1.5)
 
 
+def test_minutes_end_a_run_on_the_clock_with_its_checkpoint_and_grid(tmp_path, monkeypatch):
+    """--minutes alone: only the clock ends the run, after a whole step, with the final checkpoint and
+    grid written; with --steps too, whichever comes first. A model whose schedule follows the run's
+    length needs a step count and is refused in one sentence."""
+    import ganthology.train.trainer as trainer
+
+    clock = {"t": 0.0}
+
+    def tick():  # every call to the clock is 1 s later: the loop reads it once per step
+        clock["t"] += 1.0
+        return clock["t"]
+
+    monkeypatch.setattr(trainer.time, "monotonic", tick)
+    out = _train("dcgan", tmp_path / "clock", steps=None, minutes=5 / 60, sample_every=10**6)
+    done = load_checkpoint(out / "checkpoints" / "last.pt")["step"]
+    assert 3 <= done <= 6, done  # ~5 ticks of the mocked clock, not the 2000 default steps
+    assert (out / "samples" / f"step_{done:07d}.png").is_file()
+    assert int(read_metrics(out / "metrics.csv")[-1]["step"]) == done
+    out = _train("dcgan", tmp_path / "steps_first", steps=2, minutes=60)
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 2
+    with pytest.raises(ganthology.GanthologyError, match="follows the run's length in steps.*give --steps"):
+        _train("cyclegan", tmp_path / "cyc", steps=None, minutes=1)
+
+
 def test_interrupted_run_checkpoints_and_resumes_exactly(tmp_path):
     """SIGINT (Ctrl-C) finishes the current step, writes a checkpoint and exits; --resume then
     continues to the same losses as a run that was never interrupted."""

@@ -72,7 +72,7 @@ def train_model(model_name: str, resume: str | Path | None = None, config_file: 
 
 
 # Settings that may differ when a run is resumed: its length, its hardware, its bookkeeping.
-RESUMABLE_CHANGES = {"steps", "epochs", "device", "devices", "precision", "log_every", "sample_every",
+RESUMABLE_CHANGES = {"steps", "epochs", "minutes", "device", "devices", "precision", "log_every", "sample_every",
                      "ckpt_every", "ckpt_minutes", "keep_last", "progress", "out", "data_root", "eval_every",
                      "eval_n"}
 

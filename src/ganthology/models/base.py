@@ -63,6 +63,9 @@ class GANModel(nn.Module):
     conditions: ClassVar[tuple[str, ...]] = ()
     #: the networks `sample()` needs; they are what the safetensors export holds
     sampling_modules: ClassVar[tuple[str, ...]] = ("G",)
+    #: whether the update rule reads `total_steps` (a learning-rate decay or a schedule over the run's
+    #: progress): such a run needs a step count, and `--minutes` alone is refused
+    follows_run_length: ClassVar[bool] = False
     #: the networks that are convolutional and benefit from channels_last
     conv: ClassVar[bool] = True
     #: whether the model also trains on vector data (DataInfo.dim > 0, the 2-D toys); a model

@@ -183,6 +183,7 @@ class BicycleGAN(GANModel):
     year = 2017
     default_dataset = "edges2mnistm"
     Config = BicycleGANConfig
+    follows_run_length = True  # the learning rates decay linearly from decay_from of the run on
     vector_data = False  # translates images
     requires = ("input", "target")  # aligned pairs (A, B)
     sampling_modules = ("G", "E")  # E gives z from a target image (encode_target)

@@ -80,6 +80,7 @@ class CycleGAN(TwoDomainModel):
     paper = "Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks. Zhu et al., 2017. arXiv:1703.10593"
     year = 2017
     Config = CycleGANConfig
+    follows_run_length = True  # the learning rates decay over the second half of the run (section 7.1)
     sampling_modules = ("G_AB", "G_BA")
 
     def __init__(self, cfg: CycleGANConfig, data: DataInfo):

@@ -113,6 +113,7 @@ class DANN(GANModel):
     year = 2016
     default_dataset = "mnist2mnistm"
     Config = DANNConfig
+    follows_run_length = True  # lambda_p and eta_p follow the run's progress p (section 5.2.2)
     vector_data = False  # images only
     generates = False  # a classifier: no images to sample; scored by its held-out accuracy
     requires = ("domain A", "domain B", "label")  # labelled source A, unlabelled target B

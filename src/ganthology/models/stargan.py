@@ -184,6 +184,7 @@ class StarGAN(GANModel):
     year = 2018
     default_dataset = "digit_attrs"
     Config = StarGANConfig
+    follows_run_length = True  # the learning rates decay linearly from decay_start of the run on
     vector_data = False  # translates images
     requires = ("image", "attributes")
     # translate reads the attributes the user leaves unnamed with D's classifier, so D travels too

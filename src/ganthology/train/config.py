@@ -13,6 +13,7 @@ class TrainConfig:
     direction: str = "AtoB"  # for paired folders: which half is the input
     steps: int | None = None  # optimisation steps (batches); default 2000 when neither is set
     epochs: float | None = None  # alternatively, passes over the data
+    minutes: float | None = None  # wall-clock budget of the training loop (setup excluded); the run stops at the first step past it, or at --steps/--epochs if those come first (with neither given, only the clock ends it)
     lr_decay_from: float | None = None  # from this fraction of the run on, lower every learning rate linearly to 0 (0.5: CycleGAN's schedule); none: the model's own (constant for most)
     out: str | None = None  # run folder; None: runs/MODEL-DATASET
     seed: int = 0  # initial weights, noise and data order all follow from it
@@ -33,7 +34,7 @@ class TrainConfig:
 
     #: the range of each numeric setting (config_fields.bounds; others: 0 or more)
     BOUNDS: ClassVar[dict] = {
-        "image_size": (8, 4096), "steps": (1, 10**9), "epochs": (1e-6, 10**6), "lr_decay_from": (0, 1),
+        "image_size": (8, 4096), "steps": (1, 10**9), "epochs": (1e-6, 10**6), "minutes": (1e-3, 10**7), "lr_decay_from": (0, 1),
         "seed": (0, 2**32 - 1), "devices": (1, 1024), "log_every": (1, 10**9), "sample_every": (1, 10**9),
         "ckpt_every": (1, 10**9), "ckpt_minutes": (0, 10**6), "keep_last": (0, 10**6), "n_samples": (1, 4096),
         "eval_every": (0, 10**9), "eval_n": (1, 10**7),

@@ -35,6 +35,7 @@ from .engine import FabricEngine
 from .logger import MetricsLogger, plot_losses
 
 DEFAULT_STEPS = 2000
+UNBOUNDED = 10**9  # the step count of a run that only --minutes ends
 DDP_TIMEOUT_S = 300  # how long a rank waits for the others in a collective before the run stops
 SCATTER_POINTS = 1000  # generated and real points in a preview of vector data (a grid shows n_samples)
 PRECISIONS = {"32": "32-true", "32-true": "32-true", "16": "16-mixed", "16-mixed": "16-mixed",
@@ -145,7 +146,7 @@ class Trainer:
         if rank == 0 and cfg.progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=total, initial=step, desc=self.model_name, dynamic_ncols=True,
+            bar = tqdm(total=None if total == UNBOUNDED else total, initial=step, desc=self.model_name, dynamic_ncols=True,
                        mininterval=0.2 if sys.stderr.isatty() else 10.0)
         fixed = loader.fixed_batch(SCATTER_POINTS if model.data.is_vector else cfg.n_samples)
         restore_signals = self._install_signal_handlers(world)
@@ -157,7 +158,9 @@ class Trainer:
         self._last_ckpt = (step, time.monotonic())
         model.train()
         first = step
-        while step < total and not self._stop:
+        deadline = time.monotonic() + 60 * cfg.minutes if cfg.minutes else None
+        out_of_time = False
+        while step < total and not self._stop and not out_of_time:
             with fabric.autocast(), settings_guard(self.model_name) if step == first else contextlib.nullcontext():
                 logs = model.train_step(loader.next(), step)
             if model.sched:  # once per train_step; a player that steps its optimizer only every
@@ -176,7 +179,9 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
 
-            last = step == total or self._stop
+            if deadline is not None:
+                out_of_time = self._time_up(deadline, step, fabric, cfg.log_every)
+            last = step == total or self._stop or out_of_time
             ckpt_due = step % cfg.ckpt_every == 0 or last or self._clock_due(step, fabric, cfg.log_every)
             if step % cfg.log_every == 0 or last or ckpt_due:
                 watch.check(fabric, self._last_ckpt[0], out)  # a non-finite loss stops the run before it is logged or saved
@@ -267,7 +272,16 @@ class Trainer:
             raise GanthologyError("--steps must be at least 1 (and --epochs above 0): a run takes at least one step.")
         if self.cfg.epochs is not None:
             return max(1, math.ceil(self.cfg.epochs * loader.steps_per_epoch))
-        return self.cfg.steps if self.cfg.steps is not None else DEFAULT_STEPS
+        if self.cfg.steps is not None:
+            return self.cfg.steps
+        if not self.cfg.minutes:
+            return DEFAULT_STEPS
+        # only the clock ends this run: a schedule over the run's length has no length to follow
+        if self.model_cls.follows_run_length or self.cfg.lr_decay_from is not None:
+            what = "--lr-decay-from" if self.cfg.lr_decay_from is not None else f"{self.model_name}'s schedule"
+            raise GanthologyError(f"{what} follows the run's length in steps, which --minutes alone does not "
+                                  "fix; give --steps (or --epochs) too: the run stops at whichever comes first.")
+        return UNBOUNDED
 
     def _reduce_logs(self, sums: dict, counts: dict, fabric) -> dict:
         """Each logged value is the mean over the steps that returned it (a generator loss of WGAN,
@@ -327,6 +341,16 @@ class Trainer:
             self._checkpoint(out, model, loader, fabric, step, name="best.pt")
             if fabric.global_rank == 0:
                 atomic_write(best_file, lambda tmp: tmp.write_text(json.dumps(best, indent=2)))
+
+    @staticmethod
+    def _time_up(deadline: float, step: int, fabric, every: int) -> bool:
+        """Whether the --minutes budget is spent. With several processes rank 0's clock decides, asked
+        only at logging steps, so that every rank stops after the same step."""
+        if fabric.world_size > 1:
+            if step % every:
+                return False
+            return bool(fabric.broadcast(time.monotonic() >= deadline, src=0))
+        return time.monotonic() >= deadline
 
     def _clock_due(self, step: int, fabric, every: int) -> bool:
         """Whether `ckpt_minutes` have passed since the last checkpoint. With several processes rank
