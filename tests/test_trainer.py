@@ -44,9 +44,10 @@ def test_run_folder_contents(tmp_path):
 @pytest.mark.parametrize("name", ganthology.list_models())
 def test_resume_reproduces_the_uninterrupted_run(name, tmp_path):
     """Stop at step 4, resume to step 8: steps 5-8 log exactly the losses of an 8-step run.
-    Covers dropout noise (gan, pix2pix), n_critic scheduling (wgan_gp) and the data position."""
-    full = read_metrics(_train(name, tmp_path / "full", steps=8) / "metrics.csv")
-    _train(name, tmp_path / "part", steps=4)
+    Covers dropout noise (gan, pix2pix), n_critic scheduling (wgan_gp), the data position and the
+    generator's weight average (--ema, including networks that share layers: unit, cogan)."""
+    full = read_metrics(_train(name, tmp_path / "full", steps=8, ema=0.9) / "metrics.csv")
+    _train(name, tmp_path / "part", steps=4, ema=0.9)
     resumed = read_metrics(_train(name, tmp_path / "part", steps=8, resume=tmp_path / "part" / "checkpoints" / "last.pt") / "metrics.csv")
     assert [r["step"] for r in resumed] == [str(i) for i in range(1, 9)]
     drop = {"images_per_s"}
@@ -55,6 +56,9 @@ def test_resume_reproduces_the_uninterrupted_run(name, tmp_path):
     a = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")["state"]
     b = load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")["state"]
     assert all(torch.equal(a[k], b[k]) for k in a), "the resumed weights are bit-for-bit the same"
+    a = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")["ema"]
+    b = load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")["ema"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), "and so is their average"
 
 
 @pytest.mark.parametrize("name", ["wgan", "wgan_gp"])
@@ -143,6 +147,44 @@ def test_minutes_end_a_run_on_the_clock_with_its_checkpoint_and_grid(tmp_path, m
     assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 2
     with pytest.raises(ganthology.GanthologyError, match="follows the run's length in steps.*give --steps"):
         _train("cyclegan", tmp_path / "cyc", steps=None, minutes=1)
+
+
+def test_ema_averages_the_generator_and_everything_that_samples_uses_the_average(tmp_path):
+    """--ema: after each step avg <- b avg + (1 - b) live with b = min(decay, (1+t)/(10+t)); training
+    itself is unchanged (the live weights equal those of a run without it); load(), the export and
+    the sample grids use the average, load(ema=False) the live weights."""
+    from ganthology.train.ema import EMA
+
+    plain = _train("dcgan", tmp_path / "plain", steps=6)
+    out = _train("dcgan", tmp_path / "ema", steps=6, ema=0.5)
+    live, avg = (load_checkpoint(out / "checkpoints" / "last.pt")[k] for k in ("state", "ema"))
+    ref = load_checkpoint(plain / "checkpoints" / "last.pt")["state"]
+    assert all(torch.equal(live[k], ref[k]) for k in ref), "the average does not change training"
+    assert set(avg) == {k for k in live if k.startswith("G.")}
+    moved = [k for k in avg if avg[k].is_floating_point() and not torch.equal(avg[k], live[k])]
+    assert moved, "the average lags the live weights"
+    model, lagged = ganthology.load(out), ganthology.load(out, ema=False)
+    exported = ganthology.load(out / "generator.safetensors")
+    for k in moved:
+        assert torch.equal(model.state_dict()[k], avg[k]) and torch.equal(exported.state_dict()[k], avg[k])
+        assert torch.equal(lagged.state_dict()[k], live[k])
+
+    # the rule itself, on a toy: live weights 1, 2, 3 after steps 1, 2, 3 with decay 0.5
+    net = torch.nn.Module()
+    net.G = torch.nn.Linear(1, 1, bias=False)
+    net.sampling_modules = ("G",)
+    torch.nn.init.zeros_(net.G.weight)
+    ema = EMA(net, 0.5)
+    expect = 0.0
+    for t in (1, 2, 3):
+        net.G.weight.data.fill_(t)
+        ema.update(t)
+        b = min(0.5, (1 + t) / (10 + t))
+        expect = b * expect + (1 - b) * t
+    assert ema.state_dict()["G.weight"].item() == pytest.approx(expect)
+    with ema.applied():
+        assert net.G.weight.item() == pytest.approx(expect)
+    assert net.G.weight.item() == 3.0, "the live weights come back after sampling"
 
 
 def test_interrupted_run_checkpoints_and_resumes_exactly(tmp_path):

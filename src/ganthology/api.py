@@ -170,9 +170,11 @@ def _read_yaml(path: str, known: dict) -> dict:
     return out
 
 
-def load(path: str | Path, device: str | torch.device = "cpu") -> GANModel:
+def load(path: str | Path, device: str | torch.device = "cpu", ema: bool = True) -> GANModel:
     """A trained model, ready to `sample()`, in eval mode, with `run_config` (the run's settings) and
     `checkpoint_meta` (step, epoch, processes, optimizer names; None for an export).
+    A run trained with `--ema` samples from its weight average; `ema=False` gives a checkpoint's live
+    (last-iterate) weights instead (an export holds only the average).
 
     `path`: a run folder (its checkpoint, else its generator export), a `.pt` checkpoint, or a
     `generator.safetensors` / `generator.json` export (which holds only the sampling networks)."""
@@ -205,15 +207,21 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> GANModel:
         model.checkpoint_meta = {"step": ckpt["step"], "epoch": ckpt["loader"].get("epoch"),
                                  "world_size": ckpt["world_size"], "optimizers": list(ckpt["optimizers"])}
         _load_into(model, ckpt["state"], p)
+        if ema and ckpt.get("ema") is not None:
+            _load_into(model, ckpt["ema"], p, strict=False)
     model.to(device).eval()
     model.source = str(p)
     return model
 
 
-def _load_into(module: torch.nn.Module, state: dict, path: Path) -> None:
+def _load_into(module: torch.nn.Module, state: dict, path: Path, strict: bool = True) -> None:
     try:
-        module.load_state_dict(state)
-    except (RuntimeError, TypeError, AttributeError, ValueError):
+        if not isinstance(state, dict):
+            raise TypeError
+        result = module.load_state_dict(state, strict=strict)
+        if not strict and result.unexpected_keys:  # a partial state (the EMA) names only what exists
+            raise KeyError(result.unexpected_keys[0])
+    except (RuntimeError, TypeError, AttributeError, ValueError, KeyError):
         raise GanthologyError(
             f"the weights in {path} do not fit the network its config describes (file edited or from "
             "another version of ganthology)."

@@ -26,6 +26,7 @@ class TrainConfig:
     ckpt_every: int = 1000  # steps between checkpoints (one is always written at the end)
     ckpt_minutes: float = 5.0  # also checkpoint when this many minutes have passed since the last one (0: off), so a killed run loses at most that
     keep_last: int = 3  # checkpoints kept beside last.pt as checkpoints/step_N.pt, to go back to when a run went bad late (0: none)
+    ema: float = 0.0  # decay of an exponential moving average of the generator's weights, used for samples, evaluation and export (0: off; 0.999 a common value)
     n_samples: int = 64  # images in a sample grid
     eval_every: int = 0  # steps between evaluations (0: none); values go to metrics.csv as eval_*
     eval_metric: str | None = None  # kept-best criterion, e.g. fd_mnist-lenet [default: fd_ of the dataset's evaluator]
@@ -36,6 +37,6 @@ class TrainConfig:
     BOUNDS: ClassVar[dict] = {
         "image_size": (8, 4096), "steps": (1, 10**9), "epochs": (1e-6, 10**6), "minutes": (1e-3, 10**7), "lr_decay_from": (0, 1),
         "seed": (0, 2**32 - 1), "devices": (1, 1024), "log_every": (1, 10**9), "sample_every": (1, 10**9),
-        "ckpt_every": (1, 10**9), "ckpt_minutes": (0, 10**6), "keep_last": (0, 10**6), "n_samples": (1, 4096),
+        "ckpt_every": (1, 10**9), "ckpt_minutes": (0, 10**6), "keep_last": (0, 10**6), "ema": (0, 0.999999), "n_samples": (1, 4096),
         "eval_every": (0, 10**9), "eval_n": (1, 10**7),
     }

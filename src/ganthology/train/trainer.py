@@ -31,6 +31,7 @@ from ..seeding import seeded
 from ..viz import save_grid, save_scatter
 from .checkpoint import atomic_write, export_generator, load_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .ema import EMA
 from .engine import FabricEngine
 from .logger import MetricsLogger, plot_losses
 
@@ -135,6 +136,7 @@ class Trainer:
         out = Path(cfg.out)
         model, loader, total = self._setup(fabric)
         judge = self._evaluation(model) if cfg.eval_every and rank == 0 else None
+        self.ema = EMA(model, cfg.ema) if cfg.ema else None
         step = self._restore(load_checkpoint(self.resume), model, loader, fabric) if self.resume else 0
 
         if rank == 0:
@@ -171,6 +173,8 @@ class Trainer:
                         sched.step()
             step += 1
             count += 1
+            if self.ema is not None:
+                self.ema.update(step)
             for k, v in logs.items():  # accumulate on the device: no host sync per step
                 v = v.detach().float()
                 sums[k] = sums[k] + v if k in sums else v
@@ -298,7 +302,7 @@ class Trainer:
     def _sample_grid(self, model, fixed: dict, path: Path, step: int = 0) -> None:
         """A grid from a fixed seed: the same noise at every step, and the training RNG untouched.
         For vector data (the 2-D toys) a scatter plot of samples over the fixed real points."""
-        with seeded(self.cfg.seed + 12345, model.device):
+        with seeded(self.cfg.seed + 12345, model.device), self._averaged():
             model.eval()
             images, nrow = model.preview(fixed)
             model.train()
@@ -306,6 +310,10 @@ class Trainer:
             save_scatter(images, path, data=fixed["x"], title=f"{self.model_name} on {model.data.name}, step {step}")
         else:
             save_grid(images, path, nrow=nrow)
+
+    def _averaged(self):
+        """The generator's weight average in place while sampling, evaluating and exporting (--ema)."""
+        return self.ema.applied() if self.ema is not None else contextlib.nullcontext()
 
     def _broadcast_state(self, model, buffers_only: bool = False) -> None:
         import torch.distributed as dist
@@ -327,7 +335,8 @@ class Trainer:
         improved = False
         if fabric.global_rank == 0:
             model.eval()
-            value = judge(model)
+            with self._averaged():
+                value = judge(model)
             model.train()
             logger.log({"step": step, f"eval_{judge.key}": round(value, 6)})
             best_file = out / "checkpoints" / "best.json"
@@ -385,10 +394,13 @@ class Trainer:
                 "rng": rng,
                 "loader": loader.state_dict(),
             }
+            if self.ema is not None:
+                payload["ema"] = self.ema.state_dict()
             save_checkpoint(out / "checkpoints" / name, payload)
             if name == "last.pt":
                 self._keep(out / "checkpoints", step)
-                export_generator(out, model, self.resolved_config())
+                with self._averaged():
+                    export_generator(out, model, self.resolved_config())
         if name == "last.pt":
             self._last_ckpt = (step, time.monotonic())
         fabric.barrier()
@@ -428,6 +440,12 @@ class Trainer:
                 f"resume it with 'ganthology train {ckpt['model']} --resume ...'."
             )
         model.load_state_dict(ckpt["state"])
+        if self.ema is not None:
+            try:
+                self.ema.load_state_dict(ckpt["ema"])
+            except (KeyError, TypeError, RuntimeError):
+                raise GanthologyError(f"{self.resume} holds no usable weight average for --ema; resume from "
+                                      "another checkpoint of the run.") from None
         for k, o in model.opt.items():
             o.load_state_dict(ckpt["optimizers"][k])
         for k, sched in model.sched.items():  # where the schedule stands; its shape is the model's

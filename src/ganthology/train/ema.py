@@ -1,0 +1,89 @@
+"""An exponential moving average of the generator's weights (`--ema DECAY`).
+
+Sampling from a running average of G's weights rather than from its last iterate smooths out the
+oscillation of the two-player game (Yazici et al., "The Unusual Effectiveness of Averaging in GAN
+Training", ICLR 2019, arXiv:1806.04498; the "G_ema" of Karras et al.'s ProGAN and StyleGAN code).
+Training itself is unchanged: the optimizers step the live weights, and the average follows them
+
+    avg <- beta_t * avg + (1 - beta_t) * live,   beta_t = min(decay, (1 + t) / (10 + t))
+
+after every step t. The warm-up of beta_t (TensorFlow's `ExponentialMovingAverage` with
+`num_updates`) keeps the random initial weights from lingering in the average of a short run.
+
+What is averaged: every floating-point tensor of the model's `sampling_modules` (the networks an
+export holds), parameters and buffers alike, so BatchNorm's running statistics follow the averaged
+weights as they follow the live ones; integer buffers are copied. The average is what sample grids,
+`--eval-every`, the generator export and every later `load()` (sample, eval, export, studio) use. It
+travels in the checkpoint, so a resumed run continues the same average bit for bit.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+
+def _sampling_state(model) -> dict[str, torch.Tensor]:
+    """The sampling networks' tensors under the model's own state_dict names ("G.net.0.weight")."""
+    return {f"{name}.{k}": v for name in model.sampling_modules
+            for k, v in getattr(model, name).state_dict(keep_vars=True).items()}
+
+
+class EMA:
+    def __init__(self, model, decay: float):
+        if not 0 < decay < 1:
+            raise ValueError(f"the EMA decay must lie in (0, 1), got {decay}")
+        self.decay = decay
+        live = _sampling_state(model)
+        # networks can share layers (UNIT's shared encoder, CoGAN's shared generator trunk): one
+        # average per tensor, found under each of its names
+        unique: dict[int, torch.Tensor] = {}
+        self.names: dict[str, int] = {}
+        for k, v in live.items():
+            unique.setdefault(id(v), v)
+            self.names[k] = id(v)
+        self._live = list(unique.values())
+        self._avg = [v.detach().clone() for v in self._live]
+        self._slot = {key: i for i, key in enumerate(unique)}
+        self._float = [i for i, v in enumerate(self._live) if v.is_floating_point()]
+
+    def beta(self, step: int) -> float:
+        return min(self.decay, (1 + step) / (10 + step))
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        """Fold the live weights after optimisation step `step` (1, 2, ...) into the average."""
+        w = 1.0 - self.beta(step)
+        avg = [self._avg[i] for i in self._float]
+        live = [self._live[i].detach() for i in self._float]
+        torch._foreach_lerp_(avg, live, w)
+        for i, v in enumerate(self._live):
+            if i not in self._float:
+                self._avg[i].copy_(v)
+
+    @contextlib.contextmanager
+    @torch.no_grad()
+    def applied(self):
+        """The averaged weights in the live networks for the duration (sampling, evaluation, export);
+        the live ones are put back afterwards, untouched."""
+        saved = [v.detach().clone() for v in self._live]
+        for v, a in zip(self._live, self._avg):
+            v.copy_(a)
+        try:
+            yield
+        finally:
+            for v, s in zip(self._live, saved):
+                v.copy_(s)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The average under the model's state_dict names: `model.load_state_dict(ema, strict=False)`
+        puts it into a model (what `ganthology.load` does)."""
+        return {k: self._avg[self._slot[i]].detach().cpu() for k, i in self.names.items()}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        missing = sorted(set(self.names) - set(state))
+        if missing:
+            raise KeyError(missing[0])
+        for k, i in self.names.items():
+            self._avg[self._slot[i]].copy_(state[k])
