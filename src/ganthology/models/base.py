@@ -63,6 +63,8 @@ class GANModel(nn.Module):
     conditions: ClassVar[tuple[str, ...]] = ()
     #: the networks `sample()` needs; they are what the safetensors export holds
     sampling_modules: ClassVar[tuple[str, ...]] = ("G",)
+    #: the networks that judge images (those present are hooked by the trainer's --augment)
+    discriminators: ClassVar[tuple[str, ...]] = ("D", "D_A", "D_B")
     #: whether the update rule reads `total_steps` (a learning-rate decay or a schedule over the run's
     #: progress): such a run needs a step count, and `--minutes` alone is refused
     follows_run_length: ClassVar[bool] = False

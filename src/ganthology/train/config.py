@@ -26,6 +26,7 @@ class TrainConfig:
     ckpt_every: int = 1000  # steps between checkpoints (one is always written at the end)
     ckpt_minutes: float = 5.0  # also checkpoint when this many minutes have passed since the last one (0: off), so a killed run loses at most that
     keep_last: int = 3  # checkpoints kept beside last.pt as checkpoints/step_N.pt, to go back to when a run went bad late (0: none)
+    augment: str = ""  # DiffAugment (Zhao et al. 2020) of every image D sees, real and generated: comma-separated color, translation, cutout ("": off; the paper's choice for small data is color,translation,cutout)
     ema: float = 0.0  # decay of an exponential moving average of the generator's weights, used for samples, evaluation and export (0: off; 0.999 a common value)
     n_samples: int = 64  # images in a sample grid
     eval_every: int = 0  # steps between evaluations (0: none); values go to metrics.csv as eval_*

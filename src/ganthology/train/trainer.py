@@ -30,6 +30,7 @@ from ..registry import get_model
 from ..seeding import seeded
 from ..viz import save_grid, save_scatter
 from .checkpoint import atomic_write, export_generator, load_checkpoint, save_checkpoint
+from .augment import DiffAugment, parse_policy
 from .config import TrainConfig
 from .ema import EMA
 from .engine import FabricEngine
@@ -65,6 +66,7 @@ class Trainer:
         if cfg.precision not in PRECISIONS:
             raise GanthologyError(f"unknown precision {cfg.precision!r}; use 32-true, 16-mixed or bf16-mixed.")
         cfg.precision = PRECISIONS[cfg.precision]
+        parse_policy(cfg.augment)  # an unknown transformation is refused before any work
         if cfg.devices < 1:
             raise GanthologyError("--devices must be at least 1.")
         self._stop = False
@@ -137,6 +139,7 @@ class Trainer:
         model, loader, total = self._setup(fabric)
         judge = self._evaluation(model) if cfg.eval_every and rank == 0 else None
         self.ema = EMA(model, cfg.ema) if cfg.ema else None
+        augment = DiffAugment(model, cfg.augment) if cfg.augment else None
         step = self._restore(load_checkpoint(self.resume), model, loader, fabric) if self.resume else 0
 
         if rank == 0:
@@ -175,6 +178,8 @@ class Trainer:
             count += 1
             if self.ema is not None:
                 self.ema.update(step)
+            if augment is not None and step == first + 1:
+                augment.check()
             for k, v in logs.items():  # accumulate on the device: no host sync per step
                 v = v.detach().float()
                 sums[k] = sums[k] + v if k in sums else v
