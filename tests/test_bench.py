@@ -38,3 +38,31 @@ def test_bench_of_an_unknown_model_fails_before_training(tmp_path):
     r = run_cli("bench", "dcgan", "nosuchgan", "--out", str(tmp_path / "b"), "--docs", str(tmp_path / "r.md"))
     assert r.returncode != 0 and "nosuchgan" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_timed_bench_records_the_clock_budget_and_compares_with_the_script_record(tmp_path):
+    """--minutes: a timed run (steps done recorded, the grid of its last step) lands in its own
+    table, beside a PyTorch-GAN record for the same model and budget, with the bar's verdict; --ema
+    also scores the same run's last iterate."""
+    doc = tmp_path / "results.md"
+    out = tmp_path / "bench"
+    r = run_cli("bench", "gan", "--dataset", "digits", "--minutes", "0.05", "--ema", "0.9", "--n", "300",
+                "--out", str(out), "--docs", str(doc))
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((out / "gan-digits-0.05min" / "bench.json").read_text())
+    assert rec["minutes"] == 0.05 and rec["steps"] >= 1 and rec["settings"] == {"ema": 0.9}
+    assert "--minutes 0.05" in rec["command"] and "--ema 0.9" in rec["command"]
+    assert (out / rec["grid"]).is_file() and set(rec["after_live"]) == set(rec["after"])
+    e = rec["evaluator"]
+    # a script's record as benchmarks/pytorch_gan.py writes it, 10 classes and a lower FD
+    ref = {**rec, "reference": True, "steps": 7, "batch_size": 64, "grid": rec["grid"],
+           "after": {**rec["after"], f"fd_{e}": rec["after"][f"fd_{e}"] / 2}}
+    (out / "pytorch_gan-gan-digits-0.05min").mkdir()
+    (out / "pytorch_gan-gan-digits-0.05min" / "bench.json").write_text(json.dumps(ref))
+    r = run_cli("bench", "--table-only", "--out", str(out), "--docs", str(doc))
+    assert r.returncode == 0, r.stderr
+    text = doc.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| gan | digits | 0.05 min"))
+    assert "7 x 64" in row and "no: " in row and "FD above the script's" in row
+    assert "<!-- bench:start -->" not in text, "no fixed-steps records: no fixed-steps table"
+    assert (tmp_path / "images" / "bench" / "pytorch_gan-gan-digits-0.05min.png").is_file()

@@ -23,6 +23,8 @@ import torch
 from .errors import GanthologyError
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+# the equal wall-clock table (`--minutes`), beside PyTorch-GAN's script for the same paper
+TIMED_START, TIMED_END = "<!-- bench-minutes:start -->", "<!-- bench-minutes:end -->"
 
 
 def machine() -> str:
@@ -43,16 +45,19 @@ def _score(model, n: int, data_root: str | None, seed: int) -> tuple[str | None,
     return ev.name, evaluate_model(model, ev, n=n, data_root=data_root, seed=seed)
 
 
-def bench_model(name: str, out: Path, steps: int, dataset: str | None = None, n: int = 10_000,
-                data_root: str | None = None, seed: int = 0, log=print) -> dict:
-    """Train `name` for `steps` steps from scratch into OUT/NAME-DATASET and record its numbers."""
+def bench_model(name: str, out: Path, steps: int | None, dataset: str | None = None, n: int = 10_000,
+                data_root: str | None = None, seed: int = 0, log=print, minutes: float | None = None,
+                **settings) -> dict:
+    """Train `name` from scratch into OUT/NAME-DATASET for `steps` steps, or for `minutes` of wall
+    clock (then the record is a timed one, kept apart), and record its numbers. `settings`: more
+    training settings (ema, augment, ...), written into the record and its command."""
     from .api import build_model, load, train_model
     from .data import build_dataset
     from .registry import get_model
 
     cls = get_model(name)
     dataset = dataset or cls.default_dataset
-    run = out / f"{name}-{dataset}"
+    run = out / record_name(name, dataset, minutes)
     if run.exists():
         shutil.rmtree(run)
     data = build_dataset(dataset, data_root)
@@ -61,25 +66,38 @@ def bench_model(name: str, out: Path, steps: int, dataset: str | None = None, n:
     evaluator, before = _score(untrained, n, data_root, seed)
     log(f"{name} on {dataset}: untrained {before}")
     t0 = time.perf_counter()
-    train_model(name, dataset=dataset, data_root=data_root, steps=steps, out=str(run), seed=seed,
-                progress=False, sample_every=steps, ckpt_every=steps)
+    every = steps or 10**9  # a timed run writes its grid and checkpoint when the clock stops it
+    train_model(name, dataset=dataset, data_root=data_root, steps=None if minutes else steps, minutes=minutes,
+                out=str(run), seed=seed, progress=False, sample_every=every, ckpt_every=every,
+                ckpt_minutes=0, **settings)
     seconds = time.perf_counter() - t0
     from .train.checkpoint import load_checkpoint
 
     done = load_checkpoint(run / "checkpoints" / "last.pt")["step"]
-    if done != steps:  # stopped by a signal: a record would misstate the budget
+    if not minutes and done != steps:  # stopped by a signal: a record would misstate the budget
         raise GanthologyError(f"{name} stopped at step {done} of {steps}; no bench record written.")
     _, after = _score(load(run), n, data_root, seed)
-    log(f"{name} on {dataset}: after {steps} steps ({seconds:.0f} s) {after}")
+    log(f"{name} on {dataset}: after {done} steps ({seconds:.0f} s) {after}")
+    flags = "".join(f" --{k.replace('_', '-')} {v}" for k, v in sorted(settings.items()))
+    budget = f"--minutes {minutes:g}" if minutes else f"--steps {steps}"
     record = {
-        "model": name, "dataset": dataset, "steps": steps, "batch_size": untrained.cfg.batch_size,
-        "train_seconds": round(seconds, 1), "machine": machine(), "load_average": round(os.getloadavg()[0], 1), "evaluator": evaluator, "n": n,
-        "seed": seed, "before": before, "after": after,
-        "grid": str((run / "samples" / f"step_{steps:07d}.png").relative_to(out)),
-        "command": f"ganthology bench {name} --dataset {dataset} --steps {steps} --n {n}",
+        "model": name, "dataset": dataset, "steps": done, "minutes": minutes, "batch_size": untrained.cfg.batch_size,
+        "train_seconds": round(seconds, 1), "machine": machine(), "threads": torch.get_num_threads(),
+        "load_average": round(os.getloadavg()[0], 1), "evaluator": evaluator, "n": n,
+        "seed": seed, "settings": settings, "before": before, "after": after,
+        "grid": str((run / "samples" / f"step_{done:07d}.png").relative_to(out)),
+        "command": f"ganthology bench {name} --dataset {dataset} {budget} --n {n}{flags}",
     }
+    if settings.get("ema"):  # the same run's last iterate, to show what the average adds
+        _, record["after_live"] = _score(load(run, ema=False), n, data_root, seed)
+        log(f"{name} on {dataset}: live weights {record['after_live']}")
     (run / "bench.json").write_text(json.dumps(record, indent=2))
     return record
+
+
+def record_name(model: str, dataset: str, minutes: float | None = None) -> str:
+    """MODEL-DATASET for a fixed number of steps, MODEL-DATASET-5min for a timed run."""
+    return f"{model}-{dataset}" + (f"-{minutes:g}min" if minutes else "")
 
 
 def _fmt(v) -> str:
@@ -102,21 +120,46 @@ def _cell(r: dict, key: str) -> str:
     return "" if a is None else (f"{_fmt(b)} → **{_fmt(a)}**" if b is not None else _fmt(a))
 
 
+def _kept_name(r: dict) -> str:
+    return ("pytorch_gan-" if r.get("reference") else "") + record_name(r["model"], r["dataset"], r.get("minutes"))
+
+
+def _replace_between(text: str, start: str, end: str, lines: list[str]) -> str:
+    if start not in text or end not in text:
+        text = text.rstrip() + f"\n\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    return f"{head}{start}\n" + "\n".join(lines) + f"\n{end}{rest.split(end, 1)[1]}"
+
+
 def write_table(out: Path, doc: Path) -> int:
-    """Copy every OUT/*/bench.json and its grid next to `doc`, then rewrite the bench table of `doc`
-    from all the records kept there; returns the number of rows."""
+    """Copy every OUT/*/bench.json and its grid next to `doc`, then rewrite the bench tables of `doc`
+    from all the records kept there (the fixed-steps table, and the equal wall-clock table beside
+    PyTorch-GAN's scripts); returns the number of rows."""
     kept, images = doc.parent / "bench", doc.parent / "images" / "bench"
     for p in out.glob("*/bench.json"):
         r = json.loads(p.read_text())
         kept.mkdir(parents=True, exist_ok=True)
         images.mkdir(parents=True, exist_ok=True)
-        (kept / f"{r['model']}-{r['dataset']}.json").write_text(p.read_text())
+        (kept / f"{_kept_name(r)}.json").write_text(p.read_text())
         if (out / r["grid"]).is_file():
-            shutil.copyfile(out / r["grid"], images / f"{r['model']}-{r['dataset']}.png")
+            shutil.copyfile(out / r["grid"], images / f"{_kept_name(r)}.png")
     records = sorted((json.loads(p.read_text()) for p in kept.glob("*.json")),
                      key=lambda r: (r["dataset"], r["model"]))
     if not records:
         raise GanthologyError(f"no bench records under {out} or {kept}; run 'ganthology bench MODEL' first.")
+    text = doc.read_text() if doc.is_file() else "# Results\n"
+    fixed = [r for r in records if not r.get("minutes")]
+    timed = [r for r in records if r.get("minutes") and not r.get("reference")]
+    refs = {(r["model"], r["dataset"], r["minutes"]): r for r in records if r.get("reference")}
+    if fixed:
+        text = _replace_between(text, START, END, _fixed_table(fixed, kept, images))
+    if timed:
+        text = _replace_between(text, TIMED_START, TIMED_END, _timed_table(timed, refs, kept))
+    doc.write_text(text)
+    return len(fixed) + len(timed)
+
+
+def _fixed_table(records: list[dict], kept: Path, images: Path) -> list[str]:
     used = [(h, k) for h, k in COLUMNS
             if any(k.format(e=r["evaluator"]) in r["after"] for r in records)]
     lines = ["| model | dataset | steps x batch | train time | evaluator | "
@@ -131,14 +174,56 @@ def write_table(out: Path, doc: Path) -> int:
                      + f" | ![{r['model']}](images/bench/{grid.name}) |")
     machines = sorted({r["machine"] for r in records})
     busy = max(r.get("load_average", 0) for r in records)
-    lines += ["", f"Machine: {'; '.join(machines)} (1-minute load average up to {busy:.1f} at the end of a "
-              f"run: train times are comparable only between rows measured alike). Each cell: untrained → **trained** (same seed, "
-              f"n = {records[0]['n']} samples). Reproduce a row with the `command` in "
-              f"its record `{kept.name}/MODEL-DATASET.json`, e.g. `{records[0]['command']}`."]
-    text = doc.read_text() if doc.is_file() else f"# Results\n\n{START}\n{END}\n"
-    if START not in text or END not in text:
-        text = text.rstrip() + f"\n\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    doc.write_text(f"{head}{START}\n" + "\n".join(lines) + f"\n{END}{tail}")
-    return len(records)
+    return lines + ["", f"Machine: {'; '.join(machines)} (1-minute load average up to {busy:.1f} at the end of a "
+                    f"run: train times are comparable only between rows measured alike). Each cell: untrained → **trained** (same seed, "
+                    f"n = {records[0]['n']} samples). Reproduce a row with the `command` in "
+                    f"its record `{kept.name}/MODEL-DATASET.json`, e.g. `{records[0]['command']}`."]
+
+
+# the bar of an equal wall-clock budget: every class drawn, this much recall, and an FD no worse than
+# the PyTorch-GAN script for the same paper given the same budget
+BAR_RECALL = 0.2
+
+
+def meets_bar(r: dict, ref: dict | None) -> tuple[bool, str]:
+    e = r["evaluator"]
+    a = r["after"]
+    why = []
+    if a.get(f"classes_{e}", 0) < 10:
+        why.append(f"{a.get(f'classes_{e}')} classes")
+    if a.get(f"recall_{e}", 0) < BAR_RECALL:
+        why.append(f"recall {a.get(f'recall_{e}', 0):.2g}")
+    if ref is not None and a[f"fd_{e}"] > ref["after"][f"fd_{e}"]:
+        why.append("FD above the script's")
+    return not why, ", ".join(why)
+
+
+def _timed_table(records: list[dict], refs: dict, kept: Path) -> list[str]:
+    lines = ["| model | dataset | budget | steps x batch | FD | FD, last iterate | precision | recall | classes "
+             "| PyTorch-GAN script: steps x batch, FD, recall, classes | bar | samples | script's samples |",
+             "|" + "---|" * 13]
+    for r in records:
+        e, a = r["evaluator"], r["after"]
+        if f"fd_{e}" not in a:  # the timed table compares generators of images by their FD
+            continue
+        ref = refs.get((r["model"], r["dataset"], r["minutes"]))
+        ok, why = meets_bar(r, ref)
+        live = r.get("after_live", {}).get(f"fd_{e}")
+        ref_cell = "not run" if ref is None else (
+            f"{ref['steps']} x {ref['batch_size']}, {_fmt(ref['after'][f'fd_{e}'])}, "
+            f"{_fmt(ref['after'][f'recall_{e}'])}, {ref['after'][f'classes_{e}']}")
+        ref_img = "" if ref is None else f"![script](images/bench/{_kept_name(ref)}.png)"
+        lines.append(
+            f"| {r['model']} | {r['dataset']} | {r['minutes']:g} min x {r.get('threads', '?')} thr. | "
+            f"{r['steps']} x {r['batch_size']} | **{_fmt(a[f'fd_{e}'])}** | {'' if live is None else _fmt(live)} | "
+            f"{_fmt(a[f'precision_{e}'])} | {_fmt(a[f'recall_{e}'])} | {a[f'classes_{e}']} | {ref_cell} | "
+            f"{'yes' if ok and ref is not None else ('no: ' + why if why else 'no script run')} | "
+            f"![{r['model']}](images/bench/{_kept_name(r)}.png) | {ref_img} |")
+    machines = sorted({r["machine"] for r in records})
+    busy = max(r.get("load_average", 0) for r in records)
+    return lines + ["", f"Machine: {'; '.join(machines)}; 1-minute load average up to {busy:.1f}. The bar: all 10 "
+                    f"classes, recall at least {BAR_RECALL}, and an FD no worse than the script's at the same "
+                    f"budget (the FD, precision, recall and class columns are {records[0]['evaluator']} on "
+                    f"n = {records[0]['n']} samples). Reproduce a row with the `command` of its record in "
+                    f"`{kept.name}/`, e.g. `{records[0]['command']}`; a script's row with the command in its "
+                    "`pytorch_gan-*.json` record."]

@@ -455,11 +455,17 @@ def eval_cmd(path, evaluator_name, metrics, n, reference, data_root, inception_w
 @click.option("--docs", default="docs/results.md", show_default=True, type=click.Path(dir_okay=False),
               help="Markdown file whose bench table is regenerated; the records are kept in bench/ beside it.")
 @click.option("--data-root", default=None, help="Where the datasets live [default: $GANTHOLOGY_DATA].")
+@click.option("--minutes", type=float, default=None,
+              help="Train each model for this much wall clock instead of --steps; the rows go to the equal-time table.")
+@click.option("--ema", type=float, default=None, help="The trainer's --ema for every model [default: the trainer's].")
+@click.option("--augment", default=None, help="The trainer's --augment for every model [default: the trainer's].")
 @click.option("--table-only", is_flag=True, help="Only regenerate the table from the kept records (and any new ones under --out).")
-def bench_cmd(models, steps, dataset, n, out, docs, data_root, table_only):
+def bench_cmd(models, steps, dataset, n, out, docs, data_root, minutes, ema, augment, table_only):
     """Train MODELS (default: all) for a fixed budget, score them untrained and trained with the
-    evaluator of their dataset, and regenerate the results table of --docs."""
+    evaluator of their dataset, and regenerate the results tables of --docs."""
     from .bench import bench_model, write_table
+
+    settings = {k: v for k, v in (("ema", ema), ("augment", augment)) if v is not None}
 
     if not table_only:
         names = list(models) or list_models()
@@ -467,7 +473,7 @@ def bench_cmd(models, steps, dataset, n, out, docs, data_root, table_only):
             get_model(name)  # unknown names fail before anything trains
         for name in names:
             try:
-                bench_model(name, Path(out), steps, dataset, n, data_root, log=click.echo)
+                bench_model(name, Path(out), steps, dataset, n, data_root, log=click.echo, minutes=minutes, **settings)
             except GanthologyError as e:
                 if models:  # asked for by name: a real error
                     raise
@@ -700,7 +706,8 @@ def probe_cmd(path, which, n_train, n_test, data_root, seed, json_path):
 #: fields, range-checked by config_fields.bounds): click refuses a value outside it, or NaN, in one
 #: sentence before any work. A new numeric option needs an entry (tests/test_cli.py checks).
 OPTION_BOUNDS = {"n": (1, 10**6), "nrow": (1, 1024), "seed": (0, 2**32 - 1), "steps": (1, 10**6), "opt_steps": (1, 10**6), "rows": (1, 256),
-                 "outputs": (1, 64), "span": (0, 1000), "port": (1, 65535), "n_train": (1, 10**7), "n_test": (1, 10**7), "alpha": (0, 1)}
+                 "outputs": (1, 64), "span": (0, 1000), "port": (1, 65535), "n_train": (1, 10**7), "n_test": (1, 10**7), "alpha": (0, 1),
+                 "minutes": (1e-3, 10**7), "ema": (0, 0.999999)}
 
 
 class Bounded(click.ParamType):
