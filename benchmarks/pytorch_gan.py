@@ -11,11 +11,19 @@ Only what stops a script running here is changed, from the outside, without edit
 - the script runs in a temporary folder (its `images/` grids land there) with its printing sent to
   `--log`, and it is stopped by an alarm when the budget is spent (the budget includes the
   script's own setup: building its networks and its data loader);
-- numpy's and torch's RNGs are seeded from `--seed` (the scripts seed nothing).
+- numpy's and torch's RNGs are seeded from `--seed` (the scripts seed nothing);
+- `x.data[0]` on a 0-d tensor (began.py's M), an IndexError since PyTorch 0.4, is read as `x.item()`.
 Samples are drawn as the scripts draw their own grids: the generator in training mode (BatchNorm
 on batch statistics, as in every `save_image` of these scripts), batches of the script's
 `--batch_size`, z ~ N(0, I) of its `--latent_dim`, and for conditional scripts the labels 0..9
 in turn. Script arguments go after `--`, e.g. `-- --latent_dim 1024`.
+
+`--record DIR` also scores the samples with mnist-lenet and writes DIR/pytorch_gan-MODEL-mnist-Mmin/
+bench.json (and a grid of 64 samples), the record that `ganthology bench --minutes M --out DIR` puts
+beside our model of the same paper in the equal-time table of docs/results.md:
+
+    python benchmarks/pytorch_gan.py .../dcgan/dcgan.py --minutes 5 --threads 1 --record runs/bench-5min
+    ganthology bench dcgan --minutes 5 --out runs/bench-5min    # (OMP_NUM_THREADS=1 for 1 thread)
 """
 from __future__ import annotations
 
@@ -61,7 +69,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("script", type=Path)
     ap.add_argument("--minutes", type=float, required=True)
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--out", type=Path, default=None, help="the samples' .npz (default: in the --record folder)")
+    ap.add_argument("--record", type=Path, default=None, help="score the samples and write a bench record here")
+    ap.add_argument("--model", default=None, help="our model of the same paper (default: the script's name)")
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
@@ -73,6 +83,8 @@ def main() -> None:
     script_args = argv[cut + 1:]
     if not args.data_root:
         sys.exit("give --data-root (the folder holding MNIST/raw) or set $GANTHOLOGY_DATA.")
+    if args.out is None and args.record is None:
+        sys.exit("give --out FILE.npz or --record DIR.")
     import numpy as np
     import torch
     import torchvision
@@ -85,15 +97,24 @@ def main() -> None:
     root = str(Path(args.data_root).resolve())
 
     class MNIST(torchvision.datasets.MNIST):  # the class name is the folder torchvision reads
-        def __init__(self, _root, train=True, transform=None, target_transform=None, download=False):
+        def __init__(self, _root=None, train=True, transform=None, target_transform=None, download=False):
             super().__init__(root, train=train, transform=transform, target_transform=target_transform,
                              download=False)
 
-    torchvision.datasets.MNIST = MNIST
+    original, torchvision.datasets.MNIST = torchvision.datasets.MNIST, MNIST
     script = args.script.resolve()
     name = script.stem
+    model = args.model or {"clustergan": "cluster_gan"}.get(name, name)
+    run = args.record / f"pytorch_gan-{model}-mnist-{args.minutes:g}min" if args.record else None
+    if args.out is None:
+        args.out = run / "samples.npz"
     source = script.read_text()
+    # began.py reads its convergence measure as `(...).data[0]`, which PyTorch >= 0.4 refuses on a
+    # 0-d tensor (IndexError at the first step); `.item()` is the number it means
+    source = source.replace(".data[0]", ".item()")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if run is not None:
+        run.mkdir(parents=True, exist_ok=True)
     log = (args.log or args.out.with_suffix(".log")).resolve()
     out = args.out.resolve()
     g = {"__name__": "__main__", "__file__": str(script)}
@@ -116,6 +137,7 @@ def main() -> None:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout = real_stdout
+            torchvision.datasets.MNIST = original
         seconds = time.perf_counter() - t0
     lines = log.read_text().splitlines()
     imgs = _sample(name, g, args.n, torch, np)
@@ -124,6 +146,45 @@ def main() -> None:
     last = next((ln for ln in reversed(lines) if ln.startswith("[Epoch")), "")
     print(f"{name}: {'finished' if finished else 'stopped'} after {seconds:.0f} s; last line: {last}")
     print(f"{len(u8)} samples of shape {u8.shape[1:]} -> {out}")
+    if run is not None:
+        _record(run, model, name, args, imgs, out, seconds, _batches(lines), g["opt"].batch_size, torch)
+
+
+def _batches(lines: list[str]) -> int:
+    """Batches trained, from the scripts' last "[Epoch e/E] [Batch i/N] ..." line."""
+    import re
+
+    for ln in reversed(lines):
+        m = re.match(r"\[Epoch (\d+)/\d+\] \[Batch (\d+)/(\d+)\]", ln)
+        if m:
+            e, i, n = map(int, m.groups())
+            return e * n + i + 1
+    return 0
+
+
+def _record(run: Path, model: str, name: str, args, imgs, npz: Path, seconds: float, steps: int,
+            batch_size: int, torch) -> None:
+    import json
+
+    from ganthology.api import evaluate
+    from ganthology.bench import machine
+    from ganthology.viz import save_grid
+
+    scores = evaluate(npz, reference="mnist", n=len(imgs), data_root=args.data_root, seed=args.seed)
+    scores = {k: v for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    save_grid(imgs[:64], run / "grid.png")
+    cmd = (f"python benchmarks/pytorch_gan.py PyTorch-GAN/implementations/{args.script.parent.name}/"
+           f"{args.script.name} --minutes {args.minutes:g} --threads {torch.get_num_threads()} --n {args.n} "
+           f"--record DIR")
+    record = {"model": model, "dataset": "mnist", "reference": True, "script": f"PyTorch-GAN {name}.py",
+              "minutes": args.minutes, "steps": steps, "batch_size": batch_size,
+              "train_seconds": round(seconds, 1), "machine": machine(), "threads": torch.get_num_threads(),
+              "load_average": round(os.getloadavg()[0], 1), "evaluator": "mnist-lenet", "n": len(imgs),
+              "seed": args.seed, "after": scores, "grid": str((run / "grid.png").relative_to(run.parent)),
+              "command": cmd}
+    (run / "bench.json").write_text(json.dumps(record, indent=2))
+    print(f"record -> {run / 'bench.json'}: FD {scores.get('fd_mnist-lenet'):.1f}, "
+          f"recall {scores.get('recall_mnist-lenet'):.3f}, classes {scores.get('classes_mnist-lenet')}")
 
 
 if __name__ == "__main__":
