@@ -10,9 +10,10 @@ Training itself is unchanged: the optimizers step the live weights, and the aver
 after every step t. The warm-up of beta_t (TensorFlow's `ExponentialMovingAverage` with
 `num_updates`) keeps the random initial weights from lingering in the average of a short run.
 
-What is averaged: every floating-point tensor of the model's `sampling_modules` (the networks an
-export holds), parameters and buffers alike, so BatchNorm's running statistics follow the averaged
-weights as they follow the live ones; integer buffers are copied. The average is what sample grids,
+What is averaged: the parameters of the model's `sampling_modules` (the networks an export holds).
+Their buffers (BatchNorm's running statistics) are copied from the live networks, as StyleGAN's
+G_ema does: measured on dcgan/MNIST after 753 steps, averaged weights with the live statistics
+scored FD 139.7, with averaged statistics 151.9, the live weights 141.4. The average is what sample grids,
 `--eval-every`, the generator export and every later `load()` (sample, eval, export, studio) use. It
 travels in the checkpoint, so a resumed run continues the same average bit for bit.
 """
@@ -35,6 +36,7 @@ class EMA:
             raise ValueError(f"the EMA decay must lie in (0, 1), got {decay}")
         self.decay = decay
         live = _sampling_state(model)
+        params = {id(p) for name in model.sampling_modules for p in getattr(model, name).parameters()}
         # networks can share layers (UNIT's shared encoder, CoGAN's shared generator trunk): one
         # average per tensor, found under each of its names
         unique: dict[int, torch.Tensor] = {}
@@ -45,7 +47,8 @@ class EMA:
         self._live = list(unique.values())
         self._avg = [v.detach().clone() for v in self._live]
         self._slot = {key: i for i, key in enumerate(unique)}
-        self._float = [i for i, v in enumerate(self._live) if v.is_floating_point()]
+        self._mean = [i for i, v in enumerate(self._live) if id(v) in params]  # averaged
+        self._copy = [i for i, v in enumerate(self._live) if id(v) not in params]  # copied (buffers)
 
     def beta(self, step: int) -> float:
         return min(self.decay, (1 + step) / (10 + step))
@@ -54,12 +57,9 @@ class EMA:
     def update(self, step: int) -> None:
         """Fold the live weights after optimisation step `step` (1, 2, ...) into the average."""
         w = 1.0 - self.beta(step)
-        avg = [self._avg[i] for i in self._float]
-        live = [self._live[i].detach() for i in self._float]
-        torch._foreach_lerp_(avg, live, w)
-        for i, v in enumerate(self._live):
-            if i not in self._float:
-                self._avg[i].copy_(v)
+        torch._foreach_lerp_([self._avg[i] for i in self._mean], [self._live[i].detach() for i in self._mean], w)
+        for i in self._copy:
+            self._avg[i].copy_(self._live[i])
 
     @contextlib.contextmanager
     @torch.no_grad()
