@@ -9,7 +9,7 @@ import torch
 
 import ganthology
 from ganthology.data import InMemoryLoader, build_dataset
-from ganthology.losses import dragan_penalty
+from ganthology.losses import dragan_penalty, wgan_div_penalty
 from ganthology.train.checkpoint import load_checkpoint
 
 from .conftest import tiny
@@ -75,6 +75,29 @@ def test_dragan_step_penalizes_perturbed_real_points_with_the_configured_C_and_k
     torch.randn(batch["x"].shape[0], model.cfg.z_dim)  # the step's noise draw for G
     expected = dragan_penalty(reference.D, batch["x"], C=3.0, k=0.5)
     assert torch.allclose(logs["penalty"], expected.detach(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("critic_norm", ["none", "layer"])
+def test_wgan_div_step_scores_real_and_fake_in_one_pass_with_the_penalty_of_losses(critic_norm):
+    """The step's single critic pass over real and fake together gives the same Wasserstein estimate
+    and divergence term as separate passes and `losses.wgan_div_penalty` (the critic is per sample)."""
+    model, loader = _build("wgan_div", critic_norm=critic_norm, k=3.0, p=4.0)
+    reference = copy.deepcopy(model)
+    batch = loader.next()
+    torch.manual_seed(7)
+    logs = model.train_step(batch, 0)  # a critic-only step
+    torch.manual_seed(7)
+    with torch.no_grad():
+        fake = reference.G(torch.randn(batch["x"].shape[0], model.cfg.z_dim))
+        wdist = reference.D(batch["x"]).mean() - reference.D(fake).mean()
+    div = wgan_div_penalty(reference.D, batch["x"], fake, k=3.0, p=4.0)
+    assert torch.allclose(logs["div"], div.detach(), rtol=1e-4)
+    assert torch.allclose(logs["wasserstein"], wdist, rtol=1e-4, atol=1e-6)
+
+
+def test_wgan_div_refuses_a_batchnorm_critic():
+    with pytest.raises(ganthology.GanthologyError, match="per sample"):
+        _build("wgan_div", critic_norm="batch")
 
 
 @pytest.mark.parametrize("name", ["dragan", "wgan_div"])
