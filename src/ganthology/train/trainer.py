@@ -29,8 +29,8 @@ from ..models.base import constant_then_linear_decay
 from ..registry import get_model
 from ..seeding import seeded
 from ..viz import save_grid, save_scatter
-from .checkpoint import atomic_write, export_generator, load_checkpoint, save_checkpoint
 from .augment import DiffAugment, parse_policy
+from .checkpoint import atomic_write, export_generator, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .ema import EMA
 from .engine import FabricEngine
@@ -151,8 +151,8 @@ class Trainer:
         if rank == 0 and cfg.progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=None if total == UNBOUNDED else total, initial=step, desc=self.model_name, dynamic_ncols=True,
-                       mininterval=0.2 if sys.stderr.isatty() else 10.0)
+            bar = tqdm(total=None if total == UNBOUNDED else total, initial=step, desc=self.model_name,
+                       dynamic_ncols=True, mininterval=0.2 if sys.stderr.isatty() else 10.0)
         fixed = loader.fixed_batch(SCATTER_POINTS if model.data.is_vector else cfg.n_samples)
         restore_signals = self._install_signal_handlers(world)
 
