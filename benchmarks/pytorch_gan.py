@@ -36,13 +36,23 @@ import time
 from pathlib import Path
 
 
+# What stops a published script running on today's PyTorch, and the smallest change that lets it
+# run: script name -> [(text, replacement, why)]. Applied to the source in memory; each record says so.
+PATCHES = {
+    "dragan": [("enumerate(mnist_loader)", "enumerate(dataloader)",
+                "the loop reads an undefined `mnist_loader`; the loader is named `dataloader`"),
+               ("len(mnist_loader)", "len(dataloader)", "the same name in its progress line")],
+    "began": [(").data[0]", ").item()", "indexing a 0-dim tensor with .data[0] is an error since PyTorch 0.5")],
+}
+
+
 class TimeUp(BaseException):  # not an Exception: a script's own `except Exception` cannot swallow it
     pass
 
 
 def _sample(name: str, g: dict, n: int, torch, np):
     """n images in [-1, 1] from the script's generator, per the script's own sampling code."""
-    opt, G = g["opt"], g["generator"]
+    opt, G = g.get("opt", g.get("args")), g["generator"]  # clustergan.py names its options `args`
     bs, zdim = opt.batch_size, getattr(opt, "latent_dim", None)
     out = []
     with torch.no_grad():
@@ -57,8 +67,10 @@ def _sample(name: str, g: dict, n: int, torch, np):
                 code = torch.from_numpy(np.random.uniform(-1, 1, (k, opt.code_dim))).float()
                 imgs = G(z, onehot, code)
             elif name == "clustergan":
-                zn, zc, _ = g["sample_z"](shape=k, latent_dim=opt.latent_dim, n_c=g["n_c"])
-                imgs = G(zn, zc)
+                # its own grids: G in eval mode (set after each epoch); its images are a sigmoid's [0, 1]
+                G.eval()
+                zn, zc, _ = g["sample_z"](shape=k, latent_dim=g["latent_dim"], n_c=g["n_c"])
+                imgs = G(zn, zc) * 2 - 1
             else:
                 imgs = G(z)
             out.append(imgs.reshape(k, *imgs.shape[-3:]).float())
@@ -109,6 +121,24 @@ def main() -> None:
     if args.out is None:
         args.out = run / "samples.npz"
     source = script.read_text()
+    patched = []
+    for old, new, why in PATCHES.get(name, []):
+        if old in source:
+            source = source.replace(old, new)
+            patched.append(f"{old} -> {new}: {why}")
+    if name == "clustergan":
+        # Two things stop it here (and nothing else is changed): its sample_z and gradient penalty
+        # move tensors to CUDA unconditionally, and its D loss backpropagates through G after G's
+        # optimizer stepped (the in-place error of PyTorch >= 1.5); D's gradient is unchanged by
+        # detaching G's images there, and G's part of that gradient was thrown away by the script.
+        if not torch.cuda.is_available():
+            source = source.replace("torch.cuda.FloatTensor", "torch.FloatTensor").replace(".cuda()", "")
+        source = source.replace("fake_loss = bce_loss(D_gen, fake)",
+                                "fake_loss = bce_loss(discriminator(gen_imgs.detach()), fake)")
+        source = source.replace("d_loss = torch.mean(D_real) - torch.mean(D_gen) + grad_penalty",
+                                "d_loss = torch.mean(D_real) - torch.mean(discriminator(gen_imgs.detach())) + grad_penalty")
+        patched.append("CUDA-only tensors made device-neutral; D's fake term recomputed on detached G images "
+                       "(the in-place autograd error of PyTorch >= 1.5)")
     # began.py reads its convergence measure as `(...).data[0]`, which PyTorch >= 0.4 refuses on a
     # 0-d tensor (IndexError at the first step); `.item()` is the number it means
     source = source.replace(".data[0]", ".item()")
@@ -145,9 +175,12 @@ def main() -> None:
     np.savez_compressed(out, images=u8)
     last = next((ln for ln in reversed(lines) if ln.startswith("[Epoch")), "")
     print(f"{name}: {'finished' if finished else 'stopped'} after {seconds:.0f} s; last line: {last}")
+    for p in patched:
+        print(f"patched: {p}")
     print(f"{len(u8)} samples of shape {u8.shape[1:]} -> {out}")
     if run is not None:
-        _record(run, model, name, args, imgs, out, seconds, _batches(lines), g["opt"].batch_size, torch)
+        _record(run, model, name, args, imgs, out, seconds, _batches(lines), g.get("opt", g.get("args")).batch_size, torch,
+                patched)
 
 
 def _batches(lines: list[str]) -> int:
@@ -163,7 +196,7 @@ def _batches(lines: list[str]) -> int:
 
 
 def _record(run: Path, model: str, name: str, args, imgs, npz: Path, seconds: float, steps: int,
-            batch_size: int, torch) -> None:
+            batch_size: int, torch, patched: list[str]) -> None:
     import json
 
     from ganthology.api import evaluate
@@ -180,7 +213,7 @@ def _record(run: Path, model: str, name: str, args, imgs, npz: Path, seconds: fl
               "minutes": args.minutes, "steps": steps, "batch_size": batch_size,
               "train_seconds": round(seconds, 1), "machine": machine(), "threads": torch.get_num_threads(),
               "load_average": round(os.getloadavg()[0], 1), "evaluator": "mnist-lenet", "n": len(imgs),
-              "seed": args.seed, "after": scores, "grid": str((run / "grid.png").relative_to(run.parent)),
+              "seed": args.seed, "patched": patched, "after": scores, "grid": str((run / "grid.png").relative_to(run.parent)),
               "command": cmd}
     (run / "bench.json").write_text(json.dumps(record, indent=2))
     print(f"record -> {run / 'bench.json'}: FD {scores.get('fd_mnist-lenet'):.1f}, "
