@@ -139,6 +139,12 @@ def main() -> None:
                                 "d_loss = torch.mean(D_real) - torch.mean(discriminator(gen_imgs.detach())) + grad_penalty")
         patched.append("CUDA-only tensors made device-neutral; D's fake term recomputed on detached G images "
                        "(the in-place autograd error of PyTorch >= 1.5)")
+        # A third stops it on any machine: D's real term reuses the `valid` labels of the last G
+        # step, 64 rows, against an epoch's last batch of 32 (a ValueError ending the first epoch).
+        source = source.replace("real_loss = bce_loss(D_real, valid)",
+                                "real_loss = bce_loss(D_real, torch.ones_like(D_real))")
+        patched.append("D's real labels sized by D's batch (the G step's `valid` has 64 rows; an epoch's last "
+                       "batch has 32)")
     # began.py reads its convergence measure as `(...).data[0]`, which PyTorch >= 0.4 refuses on a
     # 0-d tensor (IndexError at the first step); `.item()` is the number it means
     source = source.replace(".data[0]", ".item()")
