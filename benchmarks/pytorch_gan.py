@@ -43,6 +43,12 @@ PATCHES = {
                 "the loop reads an undefined `mnist_loader`; the loader is named `dataloader`"),
                ("len(mnist_loader)", "len(dataloader)", "the same name in its progress line")],
     "began": [(").data[0]", ").item()", "indexing a 0-dim tensor with .data[0] is an error since PyTorch 0.5")],
+    "softmax_gan": [("g_loss = g_target * (torch.sum(d_real) + torch.sum(d_fake)) + log(Z)",
+                     "d_real, d_fake = discriminator(real_imgs), discriminator(gen_imgs); "
+                     "Z = torch.sum(torch.exp(-d_real)) + torch.sum(torch.exp(-d_fake)); "
+                     "g_loss = g_target * (torch.sum(d_real) + torch.sum(d_fake)) + log(Z)",
+                     "G's loss backpropagated through D's graph after D's optimizer step (the in-place "
+                     "autograd error of PyTorch >= 1.5); D's outputs are recomputed with the updated D")],
 }
 
 
