@@ -58,7 +58,8 @@ class TimeUp(BaseException):  # not an Exception: a script's own `except Excepti
 
 def _sample(name: str, g: dict, n: int, torch, np):
     """n images in [-1, 1] from the script's generator, per the script's own sampling code."""
-    opt, G = g.get("opt", g.get("args")), g["generator"]  # clustergan.py names its options `args`
+    # clustergan.py names its options `args`; aae.py names its generator `decoder`
+    opt, G = g.get("opt", g.get("args")), g.get("generator", g.get("decoder"))
     bs, zdim = opt.batch_size, getattr(opt, "latent_dim", None)
     out = []
     with torch.no_grad():
