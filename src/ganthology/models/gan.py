@@ -7,12 +7,16 @@ min_G max_D E[log D(x)] + E[log(1 - D(G(z)))], trained by alternating one step o
 G (algorithm 1 with k = 1, the value used in the experiments). Both players are multilayer
 perceptrons: G uses rectifier units, D maxout units with dropout (section 5).
 
-Layer sizes follow the authors' MNIST configuration (G: 1200-1200 ReLU, D: two maxout layers of 240
-units x 5 pieces, dropout 0.8 keep on the input, 0.5 on hidden layers). Departures, for speed and
-for our [-1, 1] image convention: Tanh output instead of sigmoid, and Adam instead of SGD with
-momentum (the paper's optimizer is kept a config switch away: --optimizer sgd --lr 0.1). On vector
-data (the 2-D toys ring8 and grid25) the same MLPs take points, and G's output is linear: toy data
-is not bounded to [-1, 1], and a Tanh would clip it.
+Layer sizes and initialisation follow the authors' released MNIST configuration (mnist.yaml of
+github.com/goodfeli/adversarial; G: 1200-1200 ReLU, D: two maxout layers of 240 units x 5 pieces,
+dropout 0.8 keep on the input, 0.5 on hidden layers; weights uniform in +-0.05 in G and +-0.005 in
+D, biases 0, and G's output bias set from the pixel marginals of the training set, so that an
+untrained G already draws the mean digit's log-odds rather than flat grey). Departures, for speed
+and for our [-1, 1] image convention: Tanh output instead of sigmoid (its bias is the same
+log-odds halved: tanh(b) = 2 sigmoid(2b) - 1), and Adam instead of SGD with momentum (the paper's
+optimizer is kept a config switch away: --optimizer sgd --lr 0.1). On vector data (the 2-D toys
+ring8 and grid25) the same MLPs take points, and G's output is linear: toy data is not bounded to
+[-1, 1], and a Tanh would clip it.
 """
 from __future__ import annotations
 
@@ -43,6 +47,9 @@ class GANConfig:
     lr: float = 2e-4  # Adam learning rate (the paper's SGD used 0.1)
     beta1: float = 0.5  # Adam beta1, or SGD momentum when optimizer = sgd
     batch_size: int = 100  # minibatch of m examples (algorithm 1; 100 in the released code)
+    init_g: float = 0.05  # G's weights uniform in +-init_g (mnist.yaml: irange .05); 0: PyTorch's default
+    init_d: float = 0.005  # D's weights uniform in +-init_d (mnist.yaml: irange .005); 0: PyTorch's default
+    marginal_bias: bool = True  # G's output bias from the data's pixel marginals (mnist.yaml: init_sigmoid_bias_from_marginals)
 
 
 class Generator(nn.Module):
@@ -77,6 +84,25 @@ class Discriminator(nn.Module):
         return self.net(x.flatten(start_dim=1)).flatten()
 
 
+def uniform_init(net: nn.Module, r: float) -> None:
+    """pylearn2's `irange`: every weight uniform in [-r, r], every bias 0 (r = 0: leave PyTorch's)."""
+    if r <= 0:
+        return
+    for m in net.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.uniform_(m.weight, -r, r)
+            nn.init.zeros_(m.bias)
+
+
+def marginal_bias_(out: nn.Linear, images: torch.Tensor) -> None:
+    """The bias of G's last layer (before its Tanh) from uint8 training images (N, C, H, W): per
+    pixel the log-odds of its mean in [0, 1], clipped to [1e-3, 1 - 1e-3] (pylearn2's
+    init_sigmoid_bias_from_marginals), halved because tanh(b) = 2 sigmoid(2b) - 1."""
+    p = (images.float().mean(0) / 255.0).clamp(1e-3, 1 - 1e-3).flatten()  # (C*H*W,)
+    with torch.no_grad():
+        out.bias.copy_(0.5 * torch.log(p / (1 - p)))
+
+
 @register_model("gan")
 class GAN(GANModel):
     paper = "Generative Adversarial Nets. Goodfellow et al., 2014. arXiv:1406.2661"
@@ -90,6 +116,15 @@ class GAN(GANModel):
         shape = data.sample_shape  # (C, H, W) for images, (dim,) for vector data
         self.G = Generator(cfg.z_dim, cfg.g_hidden, shape, bounded=not data.is_vector)
         self.D = Discriminator(shape, cfg.d_units, cfg.d_pieces, cfg.d_dropout_in, cfg.d_dropout)
+        uniform_init(self.G, cfg.init_g)
+        uniform_init(self.D, cfg.init_d)
+
+    def bind_data(self, dataset) -> None:
+        """G's output bias from the training set's pixel marginals (the released mnist.yaml), for
+        images: the log-odds of each pixel's mean, clipped to [1e-3, 1 - 1e-3] as pylearn2 does,
+        halved for a Tanh."""
+        if self.cfg.marginal_bias and not self.data.is_vector:
+            marginal_bias_(self.G.net[-2], dataset.tensors[self.data.key("image")])
 
     def optimizers(self):
         c = self.cfg
