@@ -28,11 +28,12 @@ $py "$here/pytorch_gan.py" "$pg/implementations/dcgan/dcgan.py" --minutes "$minu
 $g eval "$out/pytorch_gan.npz" --reference mnist --n 10000 --json "$out/pytorch_gan.json"
 
 $py - "$out" <<'PY'
-import csv, json, sys
+import csv, json, re, sys
 from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from ganthology.viz import save_grid
 
@@ -40,12 +41,15 @@ out = Path(sys.argv[1])
 ours, ref = (json.loads((out / f"{k}.json").read_text()) for k in ("ganthology", "pytorch_gan"))
 rows = list(csv.DictReader(open(out / "ganthology" / "metrics.csv")))
 steps = max(int(r["step"]) for r in rows)
-ref_log = (out / "pytorch_gan.log").read_text().splitlines()
-last = next(l for l in reversed(ref_log) if l.startswith("[Epoch"))
+ref_log = (out / "pytorch_gan.log").read_text()
+last = next(l for l in reversed(ref_log.splitlines()) if l.startswith("[Epoch"))
+e, i, n = map(int, re.match(r"\[Epoch (\d+)/\d+\] \[Batch (\d+)/(\d+)\]", last).groups())
+ref_batch = re.search(r"batch_size=(\d+)", ref_log).group(1)  # the scripts print their options first
+our_batch = yaml.safe_load((out / "ganthology" / "config.yaml").read_text())["model_config"]["batch_size"]
 imgs = torch.from_numpy(np.load(out / "pytorch_gan.npz")["images"][:64]).float() / 127.5 - 1
 save_grid(imgs, out / "pytorch_gan.png")
 grids = sorted((out / "ganthology" / "samples").glob("step_*.png"))
-print(f"| | ganthology ({steps} steps) | PyTorch-GAN dcgan.py ({last.split(']')[1].strip()} of epoch {last.split(']')[0][8:]}) |")
+print(f"| | ganthology ({steps} steps x {our_batch}) | PyTorch-GAN dcgan.py ({e * n + i + 1} batches x {ref_batch}) |")
 print("|---|---:|---:|")
 for k in ("fd", "kid", "precision", "recall", "classes"):
     key = f"{k}_mnist-lenet"
