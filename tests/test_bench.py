@@ -40,10 +40,13 @@ def test_bench_of_an_unknown_model_fails_before_training(tmp_path):
     assert not (tmp_path / "b").exists()
 
 
-def test_timed_bench_records_the_clock_budget_and_compares_with_the_script_record(tmp_path):
+def test_timed_bench_records_the_clock_budget_and_compares_with_the_script_record(tmp_path, monkeypatch):
     """--minutes: a timed run (steps done recorded, the grid of its last step) lands in its own
     table, beside a PyTorch-GAN record for the same model and budget, with the bar's verdict; --ema
     also scores the same run's last iterate."""
+    monkeypatch.setenv("GANTHOLOGY_CACHE", str(tmp_path / "cache"))  # its own evaluator, whatever ran before
+    r = run_cli("evaluator", "train", "digits-lenet")
+    assert r.returncode == 0, r.stderr
     doc = tmp_path / "results.md"
     out = tmp_path / "bench"
     r = run_cli("bench", "gan", "--dataset", "digits", "--minutes", "0.05", "--ema", "0.9", "--n", "300",
