@@ -152,9 +152,6 @@ def main() -> None:
                                 "real_loss = bce_loss(D_real, torch.ones_like(D_real))")
         patched.append("D's real labels sized by D's batch (the G step's `valid` has 64 rows; an epoch's last "
                        "batch has 32)")
-    # began.py reads its convergence measure as `(...).data[0]`, which PyTorch >= 0.4 refuses on a
-    # 0-d tensor (IndexError at the first step); `.item()` is the number it means
-    source = source.replace(".data[0]", ".item()")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if run is not None:
         run.mkdir(parents=True, exist_ok=True)
