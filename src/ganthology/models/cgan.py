@@ -26,9 +26,8 @@ from torch import nn
 
 from ..errors import GanthologyError
 from ..losses import d_loss_bce, g_loss_nonsaturating
-from ..nn import Maxout
+from ..nn import Maxout, marginal_bias_, uniform_init
 from ..registry import register_model
-from .gan import marginal_bias_, uniform_init
 from .base import DataInfo, GANModel, frozen
 
 
@@ -108,7 +107,6 @@ class CGAN(GANModel):
         """G's output bias from the training set's pixel marginals (as in `gan`)."""
         if self.cfg.marginal_bias:
             marginal_bias_(self.G.joint[-2], dataset.tensors[self.data.key("image")])
-
 
     def _onehot(self, y: torch.Tensor) -> torch.Tensor:
         return F.one_hot(y, self.data.num_classes).float()

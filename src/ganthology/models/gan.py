@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..losses import d_loss_bce, g_loss_nonsaturating
-from ..nn import Maxout
+from ..nn import Maxout, marginal_bias_, uniform_init
 from ..registry import register_model
 from .base import DataInfo, GANModel, frozen
 
@@ -82,25 +82,6 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.flatten(start_dim=1)).flatten()
-
-
-def uniform_init(net: nn.Module, r: float) -> None:
-    """pylearn2's `irange`: every weight uniform in [-r, r], every bias 0 (r = 0: leave PyTorch's)."""
-    if r <= 0:
-        return
-    for m in net.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.uniform_(m.weight, -r, r)
-            nn.init.zeros_(m.bias)
-
-
-def marginal_bias_(out: nn.Linear, images: torch.Tensor) -> None:
-    """The bias of G's last layer (before its Tanh) from uint8 training images (N, C, H, W): per
-    pixel the log-odds of its mean in [0, 1], clipped to [1e-3, 1 - 1e-3] (pylearn2's
-    init_sigmoid_bias_from_marginals), halved because tanh(b) = 2 sigmoid(2b) - 1."""
-    p = (images.float().mean(0) / 255.0).clamp(1e-3, 1 - 1e-3).flatten()  # (C*H*W,)
-    with torch.no_grad():
-        out.bias.copy_(0.5 * torch.log(p / (1 - p)))
 
 
 @register_model("gan")

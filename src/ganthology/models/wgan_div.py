@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..losses import wasserstein_d_loss, wasserstein_g_loss
 from ..errors import GanthologyError
+from ..losses import wasserstein_d_loss, wasserstein_g_loss
 from ..registry import register_model
 from .base import DataInfo, frozen
 from .pair import PairGAN

@@ -1,7 +1,7 @@
 """Blocks that several papers use identically. A block moves here only when it is shared as is."""
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .factory import MLPDiscriminator, MLPGenerator, make_discriminator, make_generator
-from .init import dcgan_init
+from .init import dcgan_init, marginal_bias_, uniform_init
 from .mlp import Maxout
 from .patchgan import PatchGANDiscriminator
 from .perceptual import VGGFeatures
