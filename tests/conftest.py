@@ -96,6 +96,19 @@ def offline_dataset_for(cls) -> str:
     raise AssertionError(f"no offline dataset holds {needs} for {cls.name}")
 
 
+#: trainer settings for short test runs: a metrics row every step, no grids, NCHW
+FAST_TRAIN = dict(log_every=1, sample_every=1000, progress=False, channels_last=False)
+
+
+def train_tiny(name, out, steps, resume=None, **kw):
+    """`train_model` of a tiny `name` on its offline dataset for `steps` steps (FAST_TRAIN settings)."""
+    import ganthology
+
+    dataset = offline_dataset_for(ganthology.get_model(name))
+    return ganthology.train_model(name, resume=resume, out=str(out), steps=steps, dataset=dataset,
+                                  **{**FAST_TRAIN, **tiny(name), **kw})
+
+
 def stoppable(monkeypatch, base, name: str):
     """`base` (a model class) registered as `name`, with a `stop_after` step after which the run is
     stopped as by Ctrl-C (the trainer finishes that step, checkpoints and stops; 0: never)."""

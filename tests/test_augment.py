@@ -9,15 +9,7 @@ from ganthology.train.augment import DiffAugment, color, cutout, diff_augment, t
 from ganthology.train.checkpoint import load_checkpoint
 from ganthology.train.logger import read_metrics
 
-from .conftest import offline_dataset_for, tiny
-
-FAST = dict(log_every=1, sample_every=1000, progress=False, channels_last=False)
-
-
-def _train(name, out, steps, resume=None, **kw):
-    return ganthology.train_model(name, resume=resume, out=str(out), steps=steps,
-                                  dataset=offline_dataset_for(ganthology.get_model(name)),
-                                  **{**FAST, **tiny(name), **kw})
+from .conftest import train_tiny as _train
 
 
 def test_translation_shifts_each_image_by_at_most_an_eighth_and_fills_with_zeros():

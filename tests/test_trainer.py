@@ -15,16 +15,7 @@ import ganthology
 from ganthology.train.checkpoint import atomic_write, load_checkpoint
 from ganthology.train.logger import read_metrics
 
-from .conftest import ROOT, offline_dataset_for, stoppable, tiny
-
-FAST = dict(log_every=1, sample_every=1000, progress=False, channels_last=False)
-
-
-def _train(name, out, steps, resume=None, **kw):
-    dataset = offline_dataset_for(ganthology.get_model(name))
-    return ganthology.train_model(name, resume=resume, out=str(out), steps=steps, dataset=dataset,
-                            **{**FAST, **tiny(name), **kw})
-
+from .conftest import ROOT, stoppable, train_tiny as _train
 
 def test_run_folder_contents(tmp_path):
     out = _train("dcgan", tmp_path / "run", steps=4, sample_every=2)
