@@ -49,6 +49,17 @@ PATCHES = {
                      "g_loss = g_target * (torch.sum(d_real) + torch.sum(d_fake)) + log(Z)",
                      "G's loss backpropagated through D's graph after D's optimizer step (the in-place "
                      "autograd error of PyTorch >= 1.5); D's outputs are recomputed with the updated D")],
+    # D's gradient is unchanged by detaching G's images in its loss; G's part of that gradient, which
+    # the in-place error of PyTorch >= 1.5 refuses (G's optimizer already stepped), was thrown away
+    "clustergan": [("fake_loss = bce_loss(D_gen, fake)", "fake_loss = bce_loss(discriminator(gen_imgs.detach()), fake)",
+                    "D's fake term backpropagated through G after G's optimizer step (in-place autograd "
+                    "error of PyTorch >= 1.5); recomputed on detached G images"),
+                   ("d_loss = torch.mean(D_real) - torch.mean(D_gen) + grad_penalty",
+                    "d_loss = torch.mean(D_real) - torch.mean(discriminator(gen_imgs.detach())) + grad_penalty",
+                    "the same in its Wasserstein loss"),
+                   ("real_loss = bce_loss(D_real, valid)", "real_loss = bce_loss(D_real, torch.ones_like(D_real))",
+                    "D's real term reused the G step's 64 `valid` labels against an epoch's last batch of 32 "
+                    "(a ValueError ending the first epoch)")],
 }
 
 
@@ -134,24 +145,11 @@ def main() -> None:
             source = source.replace(old, new)
             patched.append(f"{old} -> {new}: {why}")
     if name == "clustergan":
-        # Two things stop it here (and nothing else is changed): its sample_z and gradient penalty
-        # move tensors to CUDA unconditionally, and its D loss backpropagates through G after G's
-        # optimizer stepped (the in-place error of PyTorch >= 1.5); D's gradient is unchanged by
-        # detaching G's images there, and G's part of that gradient was thrown away by the script.
+        # its sample_z and gradient penalty move tensors to CUDA unconditionally: on a machine
+        # without CUDA they stay where the script's networks are (the one patch that depends on it)
         if not torch.cuda.is_available():
             source = source.replace("torch.cuda.FloatTensor", "torch.FloatTensor").replace(".cuda()", "")
-        source = source.replace("fake_loss = bce_loss(D_gen, fake)",
-                                "fake_loss = bce_loss(discriminator(gen_imgs.detach()), fake)")
-        source = source.replace("d_loss = torch.mean(D_real) - torch.mean(D_gen) + grad_penalty",
-                                "d_loss = torch.mean(D_real) - torch.mean(discriminator(gen_imgs.detach())) + grad_penalty")
-        patched.append("CUDA-only tensors made device-neutral; D's fake term recomputed on detached G images "
-                       "(the in-place autograd error of PyTorch >= 1.5)")
-        # A third stops it on any machine: D's real term reuses the `valid` labels of the last G
-        # step, 64 rows, against an epoch's last batch of 32 (a ValueError ending the first epoch).
-        source = source.replace("real_loss = bce_loss(D_real, valid)",
-                                "real_loss = bce_loss(D_real, torch.ones_like(D_real))")
-        patched.append("D's real labels sized by D's batch (the G step's `valid` has 64 rows; an epoch's last "
-                       "batch has 32)")
+        patched.append("CUDA-only tensors made device-neutral (on a machine without CUDA)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if run is not None:
         run.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ $py "$here/pytorch_gan.py" "$pg/implementations/dcgan/dcgan.py" --minutes "$minu
     --out "$out/pytorch_gan.npz" --n 10000
 $g eval "$out/pytorch_gan.npz" --reference mnist --n 10000 --json "$out/pytorch_gan.json"
 
-$py - "$out" <<'PY'
+$py - "$out" "$here" <<'PY'
 import csv, json, re, sys
 from pathlib import Path
 
@@ -37,19 +37,20 @@ import yaml
 
 from ganthology.viz import save_grid
 
+sys.path.insert(0, sys.argv[2])
+from pytorch_gan import _batches  # the batches a script trained, from its progress lines
+
 out = Path(sys.argv[1])
 ours, ref = (json.loads((out / f"{k}.json").read_text()) for k in ("ganthology", "pytorch_gan"))
 rows = list(csv.DictReader(open(out / "ganthology" / "metrics.csv")))
 steps = max(int(r["step"]) for r in rows)
 ref_log = (out / "pytorch_gan.log").read_text()
-last = next(l for l in reversed(ref_log.splitlines()) if l.startswith("[Epoch"))
-e, i, n = map(int, re.match(r"\[Epoch (\d+)/\d+\] \[Batch (\d+)/(\d+)\]", last).groups())
 ref_batch = re.search(r"batch_size=(\d+)", ref_log).group(1)  # the scripts print their options first
 our_batch = yaml.safe_load((out / "ganthology" / "config.yaml").read_text())["model_config"]["batch_size"]
 imgs = torch.from_numpy(np.load(out / "pytorch_gan.npz")["images"][:64]).float() / 127.5 - 1
 save_grid(imgs, out / "pytorch_gan.png")
 grids = sorted((out / "ganthology" / "samples").glob("step_*.png"))
-print(f"| | ganthology ({steps} steps x {our_batch}) | PyTorch-GAN dcgan.py ({e * n + i + 1} batches x {ref_batch}) |")
+print(f"| | ganthology ({steps} steps x {our_batch}) | PyTorch-GAN dcgan.py ({_batches(ref_log.splitlines())} batches x {ref_batch}) |")
 print("|---|---:|---:|")
 for k in ("fd", "kid", "precision", "recall", "classes"):
     key = f"{k}_mnist-lenet"
