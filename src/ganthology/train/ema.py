@@ -39,14 +39,15 @@ class EMA:
         params = {id(p) for name in model.sampling_modules for p in getattr(model, name).parameters()}
         # networks can share layers (UNIT's shared encoder, CoGAN's shared generator trunk): one
         # average per tensor, found under each of its names
-        unique: dict[int, torch.Tensor] = {}
-        self.names: dict[str, int] = {}
+        slot: dict[int, int] = {}  # id of a tensor -> its place in _live and _avg
+        self._live: list[torch.Tensor] = []
+        self.names: dict[str, int] = {}  # each state_dict name -> the place of its tensor
         for k, v in live.items():
-            unique.setdefault(id(v), v)
-            self.names[k] = id(v)
-        self._live = list(unique.values())
+            if id(v) not in slot:
+                slot[id(v)] = len(self._live)
+                self._live.append(v)
+            self.names[k] = slot[id(v)]
         self._avg = [v.detach().clone() for v in self._live]
-        self._slot = {key: i for i, key in enumerate(unique)}
         self._mean = [i for i, v in enumerate(self._live) if id(v) in params]  # averaged
         self._copy = [i for i, v in enumerate(self._live) if id(v) not in params]  # copied (buffers)
 
@@ -78,7 +79,7 @@ class EMA:
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The average under the model's state_dict names: `model.load_state_dict(ema, strict=False)`
         puts it into a model (what `ganthology.load` does)."""
-        return {k: self._avg[self._slot[i]].detach().cpu() for k, i in self.names.items()}
+        return {k: self._avg[i].detach().cpu() for k, i in self.names.items()}
 
     @torch.no_grad()
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
@@ -86,4 +87,4 @@ class EMA:
         if missing:
             raise KeyError(missing[0])
         for k, i in self.names.items():
-            self._avg[self._slot[i]].copy_(state[k])
+            self._avg[i].copy_(state[k])

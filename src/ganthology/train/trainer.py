@@ -357,25 +357,24 @@ class Trainer:
                 atomic_write(best_file, lambda tmp: tmp.write_text(json.dumps(best, indent=2)))
 
     @staticmethod
-    def _time_up(deadline: float, step: int, fabric, every: int) -> bool:
-        """Whether the --minutes budget is spent. With several processes rank 0's clock decides, asked
-        only at logging steps, so that every rank stops after the same step."""
-        if fabric.world_size > 1:
-            if step % every:
-                return False
-            return bool(fabric.broadcast(time.monotonic() >= deadline, src=0))
-        return time.monotonic() >= deadline
+    def _clock_says(passed, step: int, fabric, every: int) -> bool:
+        """`passed()`, a question to the clock. With several processes rank 0's clock decides, asked
+        only at logging steps, so that the ranks agree (and act after the same step) without a sync
+        per step."""
+        if fabric.world_size == 1:
+            return passed()
+        return False if step % every else bool(fabric.broadcast(passed(), src=0))
+
+    def _time_up(self, deadline: float, step: int, fabric, every: int) -> bool:
+        """Whether the --minutes budget is spent."""
+        return self._clock_says(lambda: time.monotonic() >= deadline, step, fabric, every)
 
     def _clock_due(self, step: int, fabric, every: int) -> bool:
-        """Whether `ckpt_minutes` have passed since the last checkpoint. With several processes rank
-        0's clock decides, asked only at logging steps so that the ranks agree without a sync per step."""
+        """Whether `ckpt_minutes` have passed since the last checkpoint."""
         minutes = self.cfg.ckpt_minutes
         if not minutes or step == self._last_ckpt[0]:
             return False
-        if fabric.world_size > 1 and step % every:
-            return False
-        due = time.monotonic() - self._last_ckpt[1] >= 60 * minutes
-        return bool(fabric.broadcast(due, src=0)) if fabric.world_size > 1 else due
+        return self._clock_says(lambda: time.monotonic() - self._last_ckpt[1] >= 60 * minutes, step, fabric, every)
 
     def _checkpoint(self, out: Path, model, loader, fabric, step: int, name: str = "last.pt") -> None:
         if fabric.world_size > 1:
