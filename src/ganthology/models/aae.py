@@ -35,7 +35,7 @@ from torch import nn
 from ..errors import GanthologyError
 from ..losses import d_loss_bce, g_loss_nonsaturating
 from ..registry import register_model
-from .base import DataInfo, GANModel, frozen
+from .base import DataInfo, GANModel, adam_or_sgd, frozen
 
 
 @dataclass
@@ -103,8 +103,6 @@ class AAE(GANModel):
 
     def __init__(self, cfg: AAEConfig, data: DataInfo):
         super().__init__(cfg, data)
-        if cfg.optimizer not in ("adam", "sgd"):
-            raise GanthologyError(f"optimizer must be adam or sgd, not {cfg.optimizer!r}.")
         shape = (data.channels, data.image_size, data.image_size)
         self.E = Encoder(shape, cfg.hidden, cfg.z_dim)  # q(z|x), the GAN's generator
         self.G = Decoder(cfg.z_dim, cfg.hidden, shape)  # p(x|z)
@@ -116,18 +114,12 @@ class AAE(GANModel):
 
     def optimizers(self):
         c = self.cfg
-
-        def opt(params, lr):
-            if c.optimizer == "sgd":
-                return torch.optim.SGD(params, lr=lr, momentum=c.beta1)
-            return torch.optim.Adam(params, lr=lr, betas=(c.beta1, 0.999))
-
         return {
             # reconstruction phase: encoder and decoder together
-            "AE": opt([*self.E.parameters(), *self.G.parameters()], c.lr_recon),
+            "AE": adam_or_sgd([*self.E.parameters(), *self.G.parameters()], c.optimizer, c.lr_recon, c.beta1),
             # regularization phase: the discriminator, then the encoder as the generator
-            "D": opt(self.D.parameters(), c.lr_reg),
-            "E": opt(self.E.parameters(), c.lr_reg),
+            "D": adam_or_sgd(self.D.parameters(), c.optimizer, c.lr_reg, c.beta1),
+            "E": adam_or_sgd(self.E.parameters(), c.optimizer, c.lr_reg, c.beta1),
         }
 
     def noise(self, n: int, device=None) -> torch.Tensor:

@@ -377,6 +377,16 @@ def frozen(*modules: nn.Module):
             p.requires_grad_(f)
 
 
+def adam_or_sgd(params, kind: str, lr: float, beta1: float, beta2: float = 0.999) -> torch.optim.Optimizer:
+    """Adam(lr, (beta1, beta2)), or SGD with momentum beta1: the switch of the 2014-2016 papers
+    (GAN, CGAN, AAE) whose own optimizer was SGD with momentum and whose defaults here are Adam."""
+    if kind == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=beta1)
+    if kind == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2))
+    raise GanthologyError(f"optimizer must be adam or sgd, not {kind!r}.")
+
+
 def batch_size_of(batch: dict[str, torch.Tensor]) -> int:
     return next(iter(batch.values())).shape[0]
 

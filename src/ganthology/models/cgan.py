@@ -28,7 +28,7 @@ from ..errors import GanthologyError
 from ..losses import d_loss_bce, g_loss_nonsaturating
 from ..nn import Maxout, marginal_bias_, uniform_init
 from ..registry import register_model
-from .base import DataInfo, GANModel, frozen
+from .base import DataInfo, GANModel, adam_or_sgd, frozen
 
 
 @dataclass
@@ -41,8 +41,9 @@ class CGANConfig:
     d_y_units: int = 50  # section 4.1: y -> 50 maxout units, 5 pieces
     d_units: int = 240  # section 4.1: joint 240 units, 4 pieces
     dropout: float = 0.5  # section 4.1: dropout 0.5 on D's hidden layers
-    lr: float = 2e-4  # Adam (the paper: SGD, initial rate 0.1, decayed to 1e-6)
-    beta1: float = 0.5  # Adam beta1, as in DCGAN
+    optimizer: str = "adam"  # adam | sgd (section 4.1: SGD with momentum)
+    lr: float = 2e-4  # Adam (section 4.1: SGD, initial rate 0.1, decayed to 1e-6)
+    beta1: float = 0.5  # Adam beta1, as in DCGAN; SGD momentum when optimizer = sgd (section 4.1: 0.5 rising to 0.7)
     beta2: float = 0.999  # Adam beta2, as in DCGAN
     batch_size: int = 100  # section 4.1: minibatches of size 100
     init_g: float = 0.05  # G's weights uniform in +-init_g (the GAN code's mnist.yaml); 0: PyTorch's default
@@ -107,6 +108,11 @@ class CGAN(GANModel):
         """G's output bias from the training set's pixel marginals (as in `gan`)."""
         if self.cfg.marginal_bias:
             marginal_bias_(self.G.joint[-2], dataset.tensors[self.data.key("image")])
+
+    def optimizers(self):
+        c = self.cfg
+        return {net: adam_or_sgd(getattr(self, net).parameters(), c.optimizer, c.lr, c.beta1, c.beta2)
+                for net in ("G", "D")}
 
     def _onehot(self, y: torch.Tensor) -> torch.Tensor:
         return F.one_hot(y, self.data.num_classes).float()

@@ -30,7 +30,7 @@ from torch import nn
 from ..losses import d_loss_bce, g_loss_nonsaturating
 from ..nn import Maxout, marginal_bias_, uniform_init
 from ..registry import register_model
-from .base import DataInfo, GANModel, frozen
+from .base import DataInfo, GANModel, adam_or_sgd, frozen
 
 
 @dataclass
@@ -109,11 +109,7 @@ class GAN(GANModel):
 
     def optimizers(self):
         c = self.cfg
-        if c.optimizer == "sgd":
-            make = lambda p: torch.optim.SGD(p, lr=c.lr, momentum=c.beta1)  # noqa: E731
-        else:
-            make = lambda p: torch.optim.Adam(p, lr=c.lr, betas=(c.beta1, 0.999))  # noqa: E731
-        return {"G": make(self.G.parameters()), "D": make(self.D.parameters())}
+        return {net: adam_or_sgd(getattr(self, net).parameters(), c.optimizer, c.lr, c.beta1) for net in ("G", "D")}
 
     def train_step(self, batch, step):
         x = batch["x"]
