@@ -24,8 +24,11 @@ from .pair import PairGAN
 @dataclass
 class WGANDivConfig:
     z_dim: int = 100  # noise dimension of the DCGAN-style generator
-    ngf: int = 64  # generator width
-    ndf: int = 64  # critic width
+    # Widths 32 rather than WGAN-GP's DIM = 64: a critic step costs a third, and in a fixed
+    # wall-clock budget the extra steps win: 5 min on MNIST (1 core) gave FD 179 and recall 0.45 at
+    # 32 (4,222 critic steps) against 321 and 0.09 at 64 (1,304). --ngf 64 --ndf 64 for the wider nets.
+    ngf: int = 32  # generator width
+    ndf: int = 32  # critic width
     # The divergence term is a sum of per-sample terms, so no BatchNorm; the critic is WGAN-GP's
     # DCGAN-style one as in its authors' gan_mnist.py / gan_cifar.py, which has no normalization.
     # Layer norm undoes the small N(0, 0.02) init (its output does not shrink with the weights), so
