@@ -379,7 +379,7 @@ def frozen(*modules: nn.Module):
 
 def adam_or_sgd(params, kind: str, lr: float, beta1: float, beta2: float = 0.999) -> torch.optim.Optimizer:
     """Adam(lr, (beta1, beta2)), or SGD with momentum beta1: the switch of the 2014-2016 papers
-    (GAN, CGAN, AAE) whose own optimizer was SGD with momentum and whose defaults here are Adam."""
+    whose own optimizer was SGD with momentum (GAN, CGAN, AAE); each Config says which is its default."""
     if kind == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=beta1)
     if kind == "adam":

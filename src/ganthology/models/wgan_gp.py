@@ -7,8 +7,8 @@ the critic's gradient at random points between real and generated samples (eq. 3
 L = E[D(G(z))] - E[D(x)] + lambda E[(||grad D(x_hat)||_2 - 1)^2]. The critic takes n_critic steps
 per generator step and has no BatchNorm, because the penalty is defined per sample (section 4).
 On images the networks are DCGAN-style with an unnormalized critic (the authors' gan_mnist.py /
-gan_cifar.py); on vector data
-(the 2-D toys of section 4, figure 1) they are ReLU MLPs, as in the authors' gan_toy.py.
+gan_cifar.py); on vector data (the 2-D toys of section 4, figure 1) they are ReLU MLPs, as in the
+authors' gan_toy.py.
 """
 from __future__ import annotations
 
