@@ -13,8 +13,8 @@ a generative model: sample z ~ p(z) and decode. Both phases run on every minibat
 The encoder is deterministic, the first of the three choices of q(z|x) in section 2 and the one the
 experiments use: encode(x) = q(x). Networks and prior are those of the MNIST likelihood experiment
 (section 3 and appendix A, as remembered): fully connected encoder, decoder and discriminator with
-two ReLU layers of 1000 units each, a linear code layer, an 8-dimensional Gaussian prior, weights
-drawn from N(0, 0.01), minibatches of 100.
+two ReLU layers of 1000 units each (512 by default here, see the config), a linear code layer, an
+8-dimensional Gaussian prior, weights drawn from N(0, 0.01), minibatches of 100.
 
 Departures: Adam (lr 2e-4, beta1 0.5) instead of the paper's SGD with momentum, which stays a
 config switch away (--optimizer sgd --lr-recon 0.01 --lr-reg 0.1 --beta1 0.9) but diverged to NaN
@@ -42,7 +42,11 @@ from .base import DataInfo, GANModel, adam_or_sgd, frozen
 class AAEConfig:
     z_dim: int = 8  # code size; section 3 / appendix A: an 8-D Gaussian prior on MNIST (as remembered)
     prior_std: float = 5.0  # std of the Gaussian prior p(z); appendix A: 5 on MNIST (as remembered)
-    hidden: int = 1000  # appendix A: encoder, decoder and discriminator each have 2 layers of 1000 ReLU units
+    # Appendix A: encoder, decoder and discriminator each have 2 layers of 1000 ReLU units
+    # (--hidden 1000). At 512 a step costs about 40%, and in a fixed wall-clock budget the extra
+    # steps win: 5 min on MNIST (1 core) gave FD 86.6 and recall 0.29 at 512 (10,896 steps)
+    # against 132 and 0.22 at 1000 (4,260 steps).
+    hidden: int = 512  # units in each of the two ReLU layers of E, G and D (appendix A: 1000)
     init_std: float = 0.01  # appendix A: weights from a Gaussian with standard deviation 0.01
     optimizer: str = "adam"  # adam | sgd; appendix A uses SGD with momentum, which diverged in our runs (see above)
     lr_recon: float = 2e-4  # learning rate of the reconstruction phase (appendix A, with SGD: 0.01, as remembered)
