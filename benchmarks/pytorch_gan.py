@@ -36,14 +36,16 @@ import time
 from pathlib import Path
 
 
+# dragan.py and bgan.py loop over (and count the batches of) a loader they never define
+_MNIST_LOADER = [("enumerate(mnist_loader)", "enumerate(dataloader)",
+                  "the loop reads an undefined `mnist_loader`; the loader is named `dataloader`"),
+                 ("len(mnist_loader)", "len(dataloader)", "the same name in its progress line")]
+
 # What stops a published script running on today's PyTorch, and the smallest change that lets it
 # run: script name -> [(text, replacement, why)]. Applied to the source in memory; each record says so.
 PATCHES = {
-    "dragan": [("enumerate(mnist_loader)", "enumerate(dataloader)",
-                "the loop reads an undefined `mnist_loader`; the loader is named `dataloader`"),
-               ("len(mnist_loader)", "len(dataloader)", "the same name in its progress line")],
-    "bgan": [("mnist_loader", "dataloader", "the loop reads an undefined `mnist_loader` (as dragan.py does); "
-              "the loader is named `dataloader`")],
+    "dragan": _MNIST_LOADER,
+    "bgan": _MNIST_LOADER,
     "began": [(").data[0]", ").item()", "indexing a 0-dim tensor with .data[0] is an error since PyTorch 0.5")],
     "softmax_gan": [("g_loss = g_target * (torch.sum(d_real) + torch.sum(d_fake)) + log(Z)",
                      "d_real, d_fake = discriminator(real_imgs), discriminator(gen_imgs); "

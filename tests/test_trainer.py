@@ -17,6 +17,7 @@ from ganthology.train.logger import read_metrics
 
 from .conftest import ROOT, stoppable, train_tiny as _train
 
+
 def test_run_folder_contents(tmp_path):
     out = _train("dcgan", tmp_path / "run", steps=4, sample_every=2)
     for f in ("config.yaml", "metrics.csv", "loss_curve.png", "generator.safetensors", "generator.json",
