@@ -84,9 +84,9 @@ def _vae_gan_losses(model, batch, seed=7):
     losses = {}
     update = model.update
 
-    def spy(name, loss):
+    def spy(name, loss, **kw):
         losses[name] = loss.detach().clone()
-        update(name, loss)
+        update(name, loss, **kw)
 
     model.update = spy
     torch.manual_seed(seed)
@@ -115,6 +115,32 @@ def test_vae_gan_reconstruction_is_measured_in_the_discriminators_feature_space(
     same, _ = _vae_gan_losses(above, batch)
     assert torch.equal(same["E"], base["E"]), "Enc's loss does not use D's output (no GAN gradient to Enc)"
     assert not torch.equal(same["G"], base["G"]) and not torch.equal(same["D"], base["D"])
+
+
+def test_vae_gan_each_network_steps_on_the_gradient_of_its_own_loss_at_the_same_weights():
+    """Algorithm 1: Enc, Dec and Dis each take the gradient of their own loss alone, all at the
+    weights the step began with, although Enc's and Dec's losses share one forward pass and Enc
+    steps before Dec's backward runs (`update(..., shared_graph=True)`)."""
+    model, loader = _build("vae_gan")
+    batch = loader.next()
+    ref = copy.deepcopy(model)
+    expected = {}
+
+    def own_gradient(name, loss, **kw):  # no step: every loss is taken at the initial weights
+        params = [p for p in getattr(ref, name).parameters() if p.requires_grad]
+        expected[name] = torch.autograd.grad(loss, params, retain_graph=True)
+
+    ref.update = own_gradient
+    torch.manual_seed(7)
+    ref.train_step(batch, 0)
+    torch.manual_seed(7)
+    model.train_step(batch, 0)
+    for name in ("E", "G", "D"):
+        got = [p.grad for p in getattr(model, name).parameters()]
+        assert all(g is not None for g in got), f"{name} received no gradient"
+        for g, e in zip(got, expected[name]):
+            assert torch.allclose(g, e, rtol=1e-4, atol=1e-6), f"{name}'s gradient is not that of its own loss"
+    assert not torch.equal(model.E.mu.weight, ref.E.mu.weight), "the step moved Enc"
 
 
 def test_bigan_discriminator_judges_pairs():

@@ -39,12 +39,19 @@ from ..data.info import DataInfo
 from ..errors import GanthologyError
 
 
+def backward_kwargs(opt: torch.optim.Optimizer, shared_graph: bool) -> dict:
+    """`loss.backward`'s arguments for `GANModel.update(..., shared_graph)`."""
+    if not shared_graph:
+        return {}
+    return {"retain_graph": True, "inputs": [p for g in opt.param_groups for p in g["params"] if p.requires_grad]}
+
+
 class LocalEngine:
     """How `GANModel.update` steps when no trainer is attached: plain autograd on one process."""
 
-    def update(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    def update(self, opt: torch.optim.Optimizer, loss: torch.Tensor, shared_graph: bool = False) -> None:
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward(**backward_kwargs(opt, shared_graph))
         opt.step()
 
     def mean_across_processes(self, t: torch.Tensor) -> torch.Tensor:
@@ -337,13 +344,16 @@ class GANModel(nn.Module):
         if unknown:
             raise ValueError(f"{self.name}: schedulers() names {unknown[0]!r}, which optimizers() does not have")
 
-    def update(self, name: str, loss: torch.Tensor) -> None:
+    def update(self, name: str, loss: torch.Tensor, shared_graph: bool = False) -> None:
         """One optimizer step on `loss` for the optimizer called `name`: zero the gradients,
         backpropagate (loss scaling under mixed precision), average gradients across processes,
-        step."""
+        step. `shared_graph`: the loss comes from a forward pass that also gives another player's loss
+        (several players' losses from one pass, all at this step's weights, as in algorithm 1 of
+        vae_gan): the graph is kept for the other's backward, and this backward fills only this
+        optimizer's parameters, so that none runs through a network that has stepped since."""
         if not self.opt:
             self.setup_optimizers()
-        self.engine.update(self.opt[name], loss)
+        self.engine.update(self.opt[name], loss, shared_graph)
 
     def mean_across_processes(self, t: torch.Tensor) -> torch.Tensor:
         """`t` averaged over all training processes (itself with one process). For state that is

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import torch
 
+from ..models.base import backward_kwargs
+
 
 class FabricEngine:
     def __init__(self, fabric):
         self.fabric = fabric
         self.world_size = fabric.world_size
 
-    def update(self, opt, loss: torch.Tensor) -> None:
+    def update(self, opt, loss: torch.Tensor, shared_graph: bool = False) -> None:
         opt.zero_grad(set_to_none=True)
         # backward outside autocast (PyTorch's AMP recipe); train_step itself runs under it
         with torch.autocast(device_type=loss.device.type, enabled=False):
-            self.fabric.backward(loss)
+            self.fabric.backward(loss, **backward_kwargs(opt, shared_graph))
         if self.world_size > 1:
             self._average_gradients(opt)
         opt.step()
