@@ -71,6 +71,9 @@ class TimeUp(BaseException):  # not an Exception: a script's own `except Excepti
     pass
 
 
+CONDITIONAL = ("cgan", "acgan")  # scripts whose G takes a class label
+
+
 def _sample(name: str, g: dict, n: int, torch, np):
     """n images in [-1, 1] from the script's generator, per the script's own sampling code."""
     # clustergan.py names its options `args`; aae.py names its generator `decoder`
@@ -81,7 +84,7 @@ def _sample(name: str, g: dict, n: int, torch, np):
         for i in range(0, n, bs):
             k = min(bs, n - i)
             z = torch.from_numpy(np.random.normal(0, 1, (k, zdim))).float()
-            if name in ("cgan", "acgan"):
+            if name in CONDITIONAL:
                 imgs = G(z, torch.arange(i, i + k) % opt.n_classes)
             elif name == "infogan":
                 y = torch.arange(i, i + k) % opt.n_classes
@@ -217,6 +220,13 @@ def _record(run: Path, model: str, name: str, args, imgs, npz: Path, seconds: fl
 
     scores = evaluate(npz, reference="mnist", n=len(imgs), data_root=args.data_root, seed=args.seed)
     scores = {k: v for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if name in CONDITIONAL:  # _sample asked for the labels 0, 1, ..., 9, 0, ...: how often are they drawn?
+        from ganthology.metrics import load_evaluator
+        from ganthology.metrics.evaluate import score_images
+
+        requested = torch.arange(len(imgs)) % 10  # MNIST's classes
+        scores |= score_images(load_evaluator("mnist-lenet"), imgs.clamp(-1, 1), requested=requested,
+                               metrics=("accuracy",), dataset="mnist", data_root=args.data_root)
     save_grid(imgs[:64], run / "grid.png")
     cmd = (f"python benchmarks/pytorch_gan.py PyTorch-GAN/implementations/{args.script.parent.name}/"
            f"{args.script.name} --minutes {args.minutes:g} --threads {torch.get_num_threads()} --n {args.n} "
