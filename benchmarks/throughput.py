@@ -82,7 +82,8 @@ class GanthologySide(Side):
         from ganthology.train import TrainConfig, Trainer
 
         self.name, self.note = name, note
-        mcfg = make_config("dcgan", batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf)
+        # real_label 1: the plain BCE targets of the baseline, so both sides compute the same losses
+        mcfg = make_config("dcgan", batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, real_label=1.0)
         cfg = TrainConfig(dataset="mnist", data_root=args.data_root, image_size=32, device="cpu",
                           precision=precision, channels_last=channels_last, progress=False)
         trainer = Trainer("dcgan", mcfg, cfg)

@@ -9,11 +9,13 @@ import torch
 import torch.nn.functional as F
 
 
-def d_loss_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+def d_loss_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
     """Goodfellow et al. 2014, eq. 1, D's side: -[log D(x) + log(1 - D(G(z)))], averaged. Returned
     as the mean of the two halves, as in pix2pix ("we divide the objective by 2 while optimizing
-    D"); the scale only rescales D's effective learning rate under Adam."""
-    real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+    D"); the scale only rescales D's effective learning rate under Adam. `real_label` < 1 is
+    one-sided label smoothing (Salimans et al. 2016, section 3.4): the target of real images only,
+    so that D's optimum stops growing without bound where the data lie and fakes keep target 0."""
+    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label))
     fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
     return (real + fake) / 2
 
