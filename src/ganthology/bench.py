@@ -217,7 +217,7 @@ def _timed_table(records: list[dict], refs: dict, kept: Path) -> list[str]:
             f"| {r['model']} | {r['dataset']} | {r['minutes']:g} min x {r.get('threads', '?')} thr. | "
             f"{r['steps']} x {r['batch_size']} | **{_fmt(a[f'fd_{e}'])}** | {'' if live is None else _fmt(live)} | "
             f"{_fmt(a[f'precision_{e}'])} | {_fmt(a[f'recall_{e}'])} | {a[f'classes_{e}']} | {ref_cell} | "
-            f"{'yes' if ok and ref is not None else ('no: ' + why if why else 'no script run')} | "
+            f"{('yes' if ref is not None else 'yes, without a script: classes and recall') if ok else 'no: ' + why} | "
             f"![{r['model']}](images/bench/{_kept_name(r)}.png) | {ref_img} |")
     machines = sorted({r["machine"] for r in records})
     busy = max(r.get("load_average", 0) for r in records)
