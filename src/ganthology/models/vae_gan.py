@@ -24,11 +24,11 @@ the networks step in the order Enc, Dec, Dis. Enc's and Dec's losses come from o
 Dec and Dis, and each backward fills only its own network's parameters (`update(...,
 shared_graph=True)`), which gives each network the gradient of its own loss alone. Dis sees the
 batch [x, x~, x_p] as one minibatch, so that its BatchNorm statistics (and with them Dis_l) are the
-same for data and reconstructions, as in the authors' code. The paper gives no value for gamma (as remembered); we use 1, the unit weight of the joint
-objective eq. 9. The authors' released code uses 1e-5 to 1e-6 together with a rule that skips Dis's
-or Dec's update when Dis is far from equilibrium, which the paper does not describe; without that
-rule a tiny gamma leaves Dec a plain generator, and reconstructions did not improve in our short
-runs. Departures: Dec uses the non-saturating form of -L_GAN (it maximizes log Dis(x~) +
+same for data and reconstructions, as in the authors' code. The paper gives no value for gamma (as
+remembered); we use 1, the unit weight of the joint objective eq. 9. The authors' released code
+uses 1e-5 to 1e-6 together with a rule that skips Dis's or Dec's update when Dis is far from
+equilibrium, which the paper does not describe; without that rule a tiny gamma leaves Dec a plain
+generator, and reconstructions did not improve in our short runs. Departures: Dec uses the non-saturating form of -L_GAN (it maximizes log Dis(x~) +
 log Dis(x_p), Goodfellow et al., section 3); networks keep PyTorch's default initialization and
 RMSProp its default decay (the paper names neither, as remembered).
 
