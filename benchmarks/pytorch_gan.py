@@ -75,17 +75,19 @@ CONDITIONAL = ("cgan", "acgan")  # scripts whose G takes a class label
 
 
 def _sample(name: str, g: dict, n: int, torch, np):
-    """n images in [-1, 1] from the script's generator, per the script's own sampling code."""
+    """n images in [-1, 1] from the script's generator, per the script's own sampling code, and for
+    a conditional script the labels it was asked for (0, 1, ..., 9, 0, ...; else None)."""
     # clustergan.py names its options `args`; aae.py names its generator `decoder`
     opt, G = g.get("opt", g.get("args")), g.get("generator", g.get("decoder"))
     bs, zdim = opt.batch_size, getattr(opt, "latent_dim", None)
     out = []
+    requested = torch.arange(n) % opt.n_classes if name in CONDITIONAL else None
     with torch.no_grad():
         for i in range(0, n, bs):
             k = min(bs, n - i)
             z = torch.from_numpy(np.random.normal(0, 1, (k, zdim))).float()
             if name in CONDITIONAL:
-                imgs = G(z, torch.arange(i, i + k) % opt.n_classes)
+                imgs = G(z, requested[i : i + k])
             elif name == "infogan":
                 y = torch.arange(i, i + k) % opt.n_classes
                 onehot = torch.nn.functional.one_hot(y, opt.n_classes).float()
@@ -99,7 +101,7 @@ def _sample(name: str, g: dict, n: int, torch, np):
             else:
                 imgs = G(z)
             out.append(imgs.reshape(k, *imgs.shape[-3:]).float())
-    return torch.cat(out)
+    return torch.cat(out), requested
 
 
 def main() -> None:
@@ -185,7 +187,7 @@ def main() -> None:
             torchvision.datasets.MNIST = original
         seconds = time.perf_counter() - t0
     lines = log.read_text().splitlines()
-    imgs = _sample(name, g, args.n, torch, np)
+    imgs, requested = _sample(name, g, args.n, torch, np)
     u8 = ((imgs.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
     np.savez_compressed(out, images=u8)
     last = next((ln for ln in reversed(lines) if ln.startswith("[Epoch")), "")
@@ -194,7 +196,7 @@ def main() -> None:
         print(f"patched: {p}")
     print(f"{len(u8)} samples of shape {u8.shape[1:]} -> {out}")
     if run is not None:
-        _record(run, model, name, args, imgs, out, seconds, _batches(lines), g.get("opt", g.get("args")).batch_size, torch,
+        _record(run, model, name, args, imgs, requested, out, seconds, _batches(lines), g.get("opt", g.get("args")).batch_size, torch,
                 patched)
 
 
@@ -210,23 +212,23 @@ def _batches(lines: list[str]) -> int:
     return 0
 
 
-def _record(run: Path, model: str, name: str, args, imgs, npz: Path, seconds: float, steps: int,
+def _record(run: Path, model: str, name: str, args, imgs, requested, npz: Path, seconds: float, steps: int,
             batch_size: int, torch, patched: list[str]) -> None:
     import json
 
-    from ganthology.api import evaluate
     from ganthology.bench import machine
+    from ganthology.metrics import load_evaluator
+    from ganthology.metrics.evaluate import load_images, score_images
     from ganthology.viz import save_grid
 
-    scores = evaluate(npz, reference="mnist", n=len(imgs), data_root=args.data_root, seed=args.seed)
+    # the saved .npz, as `ganthology eval` reads it, in one evaluator pass; with the labels asked
+    # for, a conditional script is also scored on how often it draws them (conditional accuracy)
+    ev = load_evaluator("mnist-lenet")
+    images = load_images(npz)
+    scores = {"images": len(images), "evaluator_test_accuracy": ev.meta.get("test_accuracy"),
+              **score_images(ev, images, requested=requested, dataset="mnist", data_root=args.data_root,
+                             seed=args.seed)}
     scores = {k: v for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    if name in CONDITIONAL:  # _sample asked for the labels 0, 1, ..., 9, 0, ...: how often are they drawn?
-        from ganthology.metrics import load_evaluator
-        from ganthology.metrics.evaluate import score_images
-
-        requested = torch.arange(len(imgs)) % 10  # MNIST's classes
-        scores |= score_images(load_evaluator("mnist-lenet"), imgs.clamp(-1, 1), requested=requested,
-                               metrics=("accuracy",), dataset="mnist", data_root=args.data_root)
     save_grid(imgs[:64], run / "grid.png")
     cmd = (f"python benchmarks/pytorch_gan.py PyTorch-GAN/implementations/{args.script.parent.name}/"
            f"{args.script.name} --minutes {args.minutes:g} --threads {torch.get_num_threads()} --n {args.n} "
