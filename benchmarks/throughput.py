@@ -82,8 +82,10 @@ class GanthologySide(Side):
         from ganthology.train import TrainConfig, Trainer
 
         self.name, self.note = name, note
-        # real_label 1: the plain BCE targets of the baseline, so both sides compute the same losses
-        mcfg = make_config("dcgan", batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, real_label=1.0)
+        # real_label 1 and lr_g 2e-4: the baseline's plain BCE targets and its one Adam rate, so
+        # that both sides compute the same losses
+        mcfg = make_config("dcgan", batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, real_label=1.0,
+                           lr_g=2e-4)
         cfg = TrainConfig(dataset="mnist", data_root=args.data_root, image_size=32, device="cpu",
                           precision=precision, channels_last=channels_last, progress=False)
         trainer = Trainer("dcgan", mcfg, cfg)
