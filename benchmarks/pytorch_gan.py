@@ -196,8 +196,8 @@ def main() -> None:
         print(f"patched: {p}")
     print(f"{len(u8)} samples of shape {u8.shape[1:]} -> {out}")
     if run is not None:
-        _record(run, model, name, args, imgs, requested, out, seconds, _batches(lines), g.get("opt", g.get("args")).batch_size, torch,
-                patched)
+        _record(run, model, name, args, imgs, requested, out, seconds, _batches(lines),
+                g.get("opt", g.get("args")).batch_size, torch, patched)
 
 
 def _batches(lines: list[str]) -> int:

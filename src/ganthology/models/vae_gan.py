@@ -28,9 +28,10 @@ same for data and reconstructions, as in the authors' code. The paper gives no v
 remembered); we use 1, the unit weight of the joint objective eq. 9. The authors' released code
 uses 1e-5 to 1e-6 together with a rule that skips Dis's or Dec's update when Dis is far from
 equilibrium, which the paper does not describe; without that rule a tiny gamma leaves Dec a plain
-generator, and reconstructions did not improve in our short runs. Departures: Dec uses the non-saturating form of -L_GAN (it maximizes log Dis(x~) +
-log Dis(x_p), Goodfellow et al., section 3); networks keep PyTorch's default initialization and
-RMSProp its default decay (the paper names neither, as remembered).
+generator, and reconstructions did not improve in our short runs. Departures: Dec uses the
+non-saturating form of -L_GAN (it maximizes log Dis(x~) + log Dis(x_p), Goodfellow et al., section
+3); networks keep PyTorch's default initialization and RMSProp its default decay (the paper names
+neither, as remembered).
 
 Networks: the paper's table for 64x64 CelebA (as remembered), with the same three stride-2 layers
 at every power-of-two size, so that the map at the fully connected layers is (size/8)^2:
