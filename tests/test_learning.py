@@ -62,6 +62,8 @@ QUIET = dict(progress=False, sample_every=10**9, log_every=100)
 # and default paths since its label smoothing); over seeds 0-2 on those two paths, at today's
 # defaults: gan 0.15 (SGD; 0.39 with Adam), wgan_gp 0.29 (widths 32,
 # unnormalized critic; at 800 steps it needed 0.49, as a step of the narrower nets does less).
+# Those bounds were set on the last iterate; since the sixth session dcgan and gan are scored on
+# their default weight average (models/base.py WEIGHT_AVERAGE), and seed 0 passes on the AVX2 path.
 @pytest.mark.learning
 @pytest.mark.parametrize("name,steps,ratio", [("dcgan", 400, 0.3), ("gan", 1500, 0.5), ("wgan_gp", 1600, 0.35)])
 def test_unconditional_models_learn_digits(name, steps, ratio, tmp_path, expect):

@@ -179,6 +179,14 @@ def test_ema_averages_the_generator_and_everything_that_samples_uses_the_average
         assert net.G.weight.item() == pytest.approx(expect)
     assert net.G.weight.item() == 3.0, "the live weights come back after sampling"
 
+    # with a ramp, the half-life is the fraction r of the steps so far, capped by the decay's
+    ramped = EMA(net, 0.999, rampup=0.05)
+    assert ramped.beta(1) < 1e-5, "the first step replaces the initial weights almost entirely"
+    assert 0.5 ** (1 / 0.05 / 1000) == pytest.approx(ramped.beta(1000))  # half-life 50 steps at step 1,000
+    assert ramped.beta(10**6) == 0.999  # a long run: the decay's half-life (693 steps)
+    for t in (100, 1000, 5000):  # the weight of the live weights of t/20 steps ago is one half
+        assert ramped.beta(t) ** (t * 0.05) == pytest.approx(0.5)
+
 
 def test_interrupted_run_checkpoints_and_resumes_exactly(tmp_path):
     """SIGINT (Ctrl-C) finishes the current step, writes a checkpoint and exits; --resume then
@@ -297,3 +305,30 @@ def test_devices_fabric_cannot_give_are_refused_in_one_sentence(tmp_path, monkey
     with pytest.raises(ganthology.GanthologyError) as e:
         _train("dcgan", tmp_path / "two", steps=1, devices=2, device="cpu")
     assert str(e.value) == "cannot set up 2 x cpu: You requested gpu: [0, 1] But your machine only has: [0]"
+
+
+def test_a_models_own_trainer_defaults_apply_show_in_help_and_yield_to_flags(tmp_path):
+    """GANModel.train_defaults (dcgan's weight average): a new run takes them, `train MODEL --help`
+    shows them, a file or a flag overrides them, and a model without them keeps TrainConfig's."""
+    import dataclasses
+
+    from ganthology.api import prepare_run
+    from ganthology.models.base import WEIGHT_AVERAGE
+    from ganthology.train import TrainConfig
+
+    from .conftest import run_cli
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for name in ganthology.list_models():
+        assert set(ganthology.get_model(name).train_defaults) <= fields, name
+    assert ganthology.get_model("dcgan").train_defaults == WEIGHT_AVERAGE == {"ema": 0.999, "ema_rampup": 0.05}
+    assert ganthology.get_model("wgan_gp").train_defaults == {}  # the average hurt its bench row
+
+    cfg = prepare_run("dcgan", {"out": str(tmp_path / "a")}).cfg
+    assert (cfg.ema, cfg.ema_rampup) == (0.999, 0.05)
+    assert prepare_run("wgan_gp", {"out": str(tmp_path / "b")}).cfg.ema == 0.0
+    assert prepare_run("dcgan", {"out": str(tmp_path / "c"), "ema": 0.0}).cfg.ema == 0.0
+    (tmp_path / "off.yaml").write_text("ema_rampup: 0\n")
+    assert prepare_run("dcgan", {"out": str(tmp_path / "d")}, config_file=str(tmp_path / "off.yaml")).cfg.ema_rampup == 0.0
+    helptext = " ".join(run_cli("train", "dcgan", "--help").stdout.split())
+    assert "[default: 0.999]" in helptext and "[default: 0.05]" in helptext

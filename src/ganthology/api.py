@@ -79,8 +79,8 @@ RESUMABLE_CHANGES = {"steps", "epochs", "minutes", "device", "devices", "precisi
 
 def prepare_run(model_name: str, settings: dict, config_file: str | None = None,
                 resume: str | Path | None = None, allow_existing: bool = False):
-    """The Trainer for a new run (defaults < YAML file < `settings`) or for a resumed one (the
-    checkpoint's config, with only RESUMABLE_CHANGES taken from `settings`)."""
+    """The Trainer for a new run (defaults < the model's train_defaults < YAML file < `settings`) or
+    for a resumed one (the checkpoint's config, with only RESUMABLE_CHANGES taken from `settings`)."""
     from .config_fields import field_specs
     from .train import TrainConfig, Trainer
     from .train.checkpoint import load_checkpoint
@@ -116,7 +116,8 @@ def prepare_run(model_name: str, settings: dict, config_file: str | None = None,
         return Trainer(model_name, cls.Config(**ckpt["config"]["model_config"]), TrainConfig(**tvals),
                        resume=ckpt_path)
 
-    values = _read_yaml(config_file, known) if config_file else {}
+    values = dict(cls.train_defaults)  # the model's own trainer defaults, then the file, then the flags
+    values.update(_read_yaml(config_file, known) if config_file else {})
     values.update(settings)
     _check_ranges(cls, values)
     tcfg = TrainConfig(**{k: v for k, v in values.items() if k in tnames})

@@ -88,7 +88,7 @@ def bench_model(name: str, out: Path, steps: int | None, dataset: str | None = N
         "grid": str((run / "samples" / f"step_{done:07d}.png").relative_to(out)),
         "command": f"ganthology bench {name} --dataset {dataset} {budget} --n {n}{flags}",
     }
-    if settings.get("ema"):  # the same run's last iterate, to show what the average adds
+    if settings.get("ema", cls.train_defaults.get("ema")):  # the same run's last iterate: what the average adds
         _, record["after_live"] = _score(load(run, ema=False), n, data_root, seed)
         log(f"{name} on {dataset}: live weights {record['after_live']}")
     (run / "bench.json").write_text(json.dumps(record, indent=2))

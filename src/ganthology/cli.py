@@ -87,7 +87,8 @@ def _train_command(model_name: str) -> click.Command:
     from .train.config import TrainConfig
 
     model_cls = get_model(model_name)
-    params = [_option(s) for s in field_specs(TrainConfig) if s.name not in ("out",)]
+    params = [_option(dataclasses.replace(s, default=model_cls.train_defaults.get(s.name, s.default)))
+              for s in field_specs(TrainConfig) if s.name not in ("out",)]
     params += [_option(s, "[model] ") for s in field_specs(model_cls.Config)]
     params += [
         click.Option(["--out", "-o", "out"], type=str, default=None, help="Run folder [default: runs/MODEL-DATASET]"),
@@ -458,14 +459,15 @@ def eval_cmd(path, evaluator_name, metrics, n, reference, data_root, inception_w
 @click.option("--minutes", type=float, default=None,
               help="Train each model for this much wall clock instead of --steps; the rows go to the equal-time table.")
 @click.option("--ema", type=float, default=None, help="The trainer's --ema for every model [default: the trainer's].")
+@click.option("--ema-rampup", type=float, default=None, help="The trainer's --ema-rampup for every model [default: the trainer's].")
 @click.option("--augment", default=None, help="The trainer's --augment for every model [default: the trainer's].")
 @click.option("--table-only", is_flag=True, help="Only regenerate the table from the kept records (and any new ones under --out).")
-def bench_cmd(models, steps, dataset, n, out, docs, data_root, minutes, ema, augment, table_only):
+def bench_cmd(models, steps, dataset, n, out, docs, data_root, minutes, ema, ema_rampup, augment, table_only):
     """Train MODELS (default: all) for a fixed budget, score them untrained and trained with the
     evaluator of their dataset, and regenerate the results tables of --docs."""
     from .bench import bench_model, write_table
 
-    settings = {k: v for k, v in (("ema", ema), ("augment", augment)) if v is not None}
+    settings = {k: v for k, v in (("ema", ema), ("ema_rampup", ema_rampup), ("augment", augment)) if v is not None}
 
     if not table_only:
         names = list(models) or list_models()
@@ -707,7 +709,7 @@ def probe_cmd(path, which, n_train, n_test, data_root, seed, json_path):
 #: sentence before any work. A new numeric option needs an entry (tests/test_cli.py checks).
 OPTION_BOUNDS = {"n": (1, 10**6), "nrow": (1, 1024), "seed": (0, 2**32 - 1), "steps": (1, 10**6), "opt_steps": (1, 10**6), "rows": (1, 256),
                  "outputs": (1, 64), "span": (0, 1000), "port": (1, 65535), "n_train": (1, 10**7), "n_test": (1, 10**7), "alpha": (0, 1),
-                 "minutes": (1e-3, 10**7), "ema": (0, 0.999999)}
+                 "minutes": (1e-3, 10**7), "ema": (0, 0.999999), "ema_rampup": (0, 1)}
 
 
 class Bounded(click.ParamType):

@@ -58,6 +58,13 @@ class LocalEngine:
         return t
 
 
+#: the trainer defaults of a model whose bench rows the generator's weight average helped: an
+#: average whose half-life is 5% of the steps so far, capped at 693 steps (train/ema.py). Measured
+#: for every model in docs/results.md ("The trainer's tools for quality per minute, measured"); it
+#: hurt where G was still climbing steeply at 5 minutes (wgan_gp, wgan_div, dragan, lsgan, acgan).
+WEIGHT_AVERAGE = {"ema": 0.999, "ema_rampup": 0.05}
+
+
 class GANModel(nn.Module):
     # --- filled in by each paper's file -------------------------------------------------------
     name: ClassVar[str] = ""  # set by @register_model
@@ -65,6 +72,10 @@ class GANModel(nn.Module):
     year: ClassVar[int] = 0
     default_dataset: ClassVar[str] = "mnist"
     Config: ClassVar[type] = object
+    #: the trainer's settings (TrainConfig fields) whose default this model changes, each measured
+    #: on the model's own bench rows (docs/results.md): {"ema": 0.999, "ema_rampup": 0.05} where the
+    #: weight average helped. `ganthology train MODEL --help` shows them; a flag or YAML key overrides.
+    train_defaults: ClassVar[dict] = {}
     #: the keyword conditions that sample() and generate() take: ("y",) for class-conditional
     #: models. The CLI, the evaluation and the latent tools offer labels from this, not from a name.
     conditions: ClassVar[tuple[str, ...]] = ()

@@ -28,6 +28,7 @@ class TrainConfig:
     keep_last: int = 3  # checkpoints kept beside last.pt as checkpoints/step_N.pt, to go back to when a run went bad late (0: none)
     augment: str = ""  # DiffAugment (Zhao et al. 2020) of every image D sees, real and generated: comma-separated color, translation, cutout ("": off; the paper's choice for small data is color,translation,cutout)
     ema: float = 0.0  # decay of an exponential moving average of the generator's weights, used for samples, evaluation and export (0: off; 0.999 a common value)
+    ema_rampup: float = 0.0  # with --ema: the average's half-life is at most this fraction of the steps so far (StyleGAN2-ADA's ema_rampup, 0.05), so a short run averages over its last few percent only; 0: the fixed warm-up (1+t)/(10+t)
     n_samples: int = 64  # images in a sample grid
     eval_every: int = 0  # steps between evaluations (0: none); values go to metrics.csv as eval_*
     eval_metric: str | None = None  # kept-best criterion, e.g. fd_mnist-lenet [default: fd_ of the dataset's evaluator]
@@ -38,6 +39,6 @@ class TrainConfig:
     BOUNDS: ClassVar[dict] = {
         "image_size": (8, 4096), "steps": (1, 10**9), "epochs": (1e-6, 10**6), "minutes": (1e-3, 10**7), "lr_decay_from": (0, 1),
         "seed": (0, 2**32 - 1), "devices": (1, 1024), "log_every": (1, 10**9), "sample_every": (1, 10**9),
-        "ckpt_every": (1, 10**9), "ckpt_minutes": (0, 10**6), "keep_last": (0, 10**6), "ema": (0, 0.999999), "n_samples": (1, 4096),
+        "ckpt_every": (1, 10**9), "ckpt_minutes": (0, 10**6), "keep_last": (0, 10**6), "ema": (0, 0.999999), "ema_rampup": (0, 1), "n_samples": (1, 4096),
         "eval_every": (0, 10**9), "eval_n": (1, 10**7),
     }

@@ -10,6 +10,15 @@ Training itself is unchanged: the optimizers step the live weights, and the aver
 after every step t. The warm-up of beta_t (TensorFlow's `ExponentialMovingAverage` with
 `num_updates`) keeps the random initial weights from lingering in the average of a short run.
 
+With a ramp r (`--ema-rampup`, Karras et al. 2020's StyleGAN2-ADA `ema_rampup`, 0.05 there), the
+average's half-life is instead at most the fraction r of the steps so far,
+
+    beta_t = min(decay, 0.5 ** (1 / (r t))),
+
+so an average over a run of any length spans its last few percent, and `decay` caps the half-life of
+a long run (0.999: 693 steps). A fixed decay lags behind a generator that is still improving
+quickly in a short run; the ramp follows it.
+
 What is averaged: the parameters of the model's `sampling_modules` (the networks an export holds).
 Their buffers (BatchNorm's running statistics) are copied from the live networks, as StyleGAN's
 G_ema does: measured on dcgan/MNIST after 753 steps, averaged weights with the live statistics
@@ -31,10 +40,12 @@ def _sampling_state(model) -> dict[str, torch.Tensor]:
 
 
 class EMA:
-    def __init__(self, model, decay: float):
+    def __init__(self, model, decay: float, rampup: float = 0.0):
         if not 0 < decay < 1:
             raise ValueError(f"the EMA decay must lie in (0, 1), got {decay}")
-        self.decay = decay
+        if not 0 <= rampup <= 1:
+            raise ValueError(f"the EMA ramp must lie in [0, 1], got {rampup}")
+        self.decay, self.rampup = decay, rampup
         live = _sampling_state(model)
         params = {id(p) for name in model.sampling_modules for p in getattr(model, name).parameters()}
         # networks can share layers (UNIT's shared encoder, CoGAN's shared generator trunk): one
@@ -52,6 +63,8 @@ class EMA:
         self._copy = [i for i, v in enumerate(self._live) if id(v) not in params]  # copied (buffers)
 
     def beta(self, step: int) -> float:
+        if self.rampup:
+            return min(self.decay, 0.5 ** (1.0 / (self.rampup * step)))
         return min(self.decay, (1 + step) / (10 + step))
 
     @torch.no_grad()

@@ -138,7 +138,7 @@ class Trainer:
         out = Path(cfg.out)
         model, loader, total = self._setup(fabric)
         judge = self._evaluation(model) if cfg.eval_every and rank == 0 else None
-        self.ema = EMA(model, cfg.ema) if cfg.ema else None
+        self.ema = EMA(model, cfg.ema, cfg.ema_rampup) if cfg.ema else None
         augment = DiffAugment(model, cfg.augment) if cfg.augment else None
         step = self._restore(load_checkpoint(self.resume), model, loader, fabric) if self.resume else 0
 
