@@ -29,7 +29,9 @@ travels in `state_dict()` and therefore in every checkpoint.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import asdict, fields
+from types import MappingProxyType
 from typing import ClassVar
 
 import torch
@@ -62,7 +64,7 @@ class LocalEngine:
 #: average whose half-life is 5% of the steps so far, capped at 693 steps (train/ema.py). Measured
 #: for every model in docs/results.md ("The trainer's tools for quality per minute, measured"); it
 #: hurt where G was still climbing steeply at 5 minutes (wgan_gp, wgan_div, dragan, lsgan, acgan).
-WEIGHT_AVERAGE = {"ema": 0.999, "ema_rampup": 0.05}
+WEIGHT_AVERAGE = MappingProxyType({"ema": 0.999, "ema_rampup": 0.05})  # read-only: shared by the models
 
 
 class GANModel(nn.Module):
@@ -75,7 +77,7 @@ class GANModel(nn.Module):
     #: the trainer's settings (TrainConfig fields) whose default this model changes, each measured
     #: on the model's own bench rows (docs/results.md): {"ema": 0.999, "ema_rampup": 0.05} where the
     #: weight average helped. `ganthology train MODEL --help` shows them; a flag or YAML key overrides.
-    train_defaults: ClassVar[dict] = {}
+    train_defaults: ClassVar[Mapping] = MappingProxyType({})
     #: the keyword conditions that sample() and generate() take: ("y",) for class-conditional
     #: models. The CLI, the evaluation and the latent tools offer labels from this, not from a name.
     conditions: ClassVar[tuple[str, ...]] = ()
