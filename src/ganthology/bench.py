@@ -73,7 +73,8 @@ def bench_model(name: str, out: Path, steps: int | None, dataset: str | None = N
     seconds = time.perf_counter() - t0
     from .train.checkpoint import load_checkpoint
 
-    done = load_checkpoint(run / "checkpoints" / "last.pt")["step"]
+    last = load_checkpoint(run / "checkpoints" / "last.pt")
+    done = last["step"]
     if not minutes and done != steps:  # stopped by a signal: a record would misstate the budget
         raise GanthologyError(f"{name} stopped at step {done} of {steps}; no bench record written.")
     _, after = _score(load(run), n, data_root, seed)
@@ -88,7 +89,7 @@ def bench_model(name: str, out: Path, steps: int | None, dataset: str | None = N
         "grid": str((run / "samples" / f"step_{done:07d}.png").relative_to(out)),
         "command": f"ganthology bench {name} --dataset {dataset} {budget} --n {n}{flags}",
     }
-    if settings.get("ema", cls.train_defaults.get("ema")):  # the same run's last iterate: what the average adds
+    if last["config"]["train"].get("ema"):  # the run averaged (by flag or the model's default): its last iterate too
         _, record["after_live"] = _score(load(run, ema=False), n, data_root, seed)
         log(f"{name} on {dataset}: live weights {record['after_live']}")
     (run / "bench.json").write_text(json.dumps(record, indent=2))
