@@ -148,3 +148,54 @@ def test_models_build_for_two_dimensional_vector_data(name):
         logs = model.train_step({"x": torch.randn(8, 2)}, step)
         assert all(torch.isfinite(v) for v in logs.values())
     assert "loss_G" in logs and model.sample(5).shape == (5, 2)
+
+
+# --- BEGAN's optional refinements (section 3.5.1) -----------------------------------------------
+def _began(image_size: int = 16, **overrides):
+    from ganthology.models.base import DataInfo
+
+    torch.manual_seed(0)
+    return ganthology.build_model("began", {**tiny("began"), **overrides}, DataInfo("t", 1, image_size)).train()
+
+
+def test_began_vanishing_residuals_start_as_identity_and_fade_out_linearly():
+    """in_{x+1} = carry in_x + (1 - carry) out_x around each same-sized conv, the carry falling from 1
+    to 0 over `vanishing_steps` steps: at step 0 those convs are skipped, from the last step on they
+    are plain layers."""
+    from ganthology.models.began import VanishingResidual
+
+    assert not any(isinstance(m, VanishingResidual) for m in _began().modules())
+    model = _began(vanishing_steps=4)
+    residuals = [m for m in model.modules() if isinstance(m, VanishingResidual)]
+    # G: two at 8x8 and one at 16x16 (with skip, the default, the first conv after an up-sampling
+    # takes 2n channels: not same-sized); D's encoder two per level and two at the top; its decoder as G
+    assert len(residuals) == 3 + 4 + 3
+    assert len([m for m in _began(vanishing_steps=4, skip=False).modules() if isinstance(m, VanishingResidual)]) == 12
+    x = torch.randn(3, 8, 5, 5)
+    r = residuals[0]
+    r.carry.fill_(1.0)
+    assert torch.equal(r(x), x)
+    r.carry.fill_(0.0)
+    assert torch.equal(r(x), r.layer(x))
+    batch = {"x": torch.rand(8, 1, 16, 16) * 2 - 1}
+    for step, carry in [(0, 1.0), (1, 0.75), (2, 0.5), (4, 0.0), (9, 0.0)]:
+        model.train_step(batch, step)
+        assert all(m.carry.item() == carry for m in residuals), (step, carry)
+
+
+def test_began_skip_connections_concatenate_the_upsampled_h0_after_each_upsampling():
+    """Section 3.5.1: after each up-sampling, G's (and the decoder's) tensor is concatenated with h_0,
+    the first 8x8xn tensor, up-sampled to the same size."""
+    model = _began(image_size=32)  # on by default
+    n, G = model.cfg.n, model.G
+    seen = {}
+    for level in (1, 2):
+        G.blocks[level].register_forward_pre_hook(lambda m, a, level=level: seen.__setitem__(level, a[0]))
+    z = model.noise(4)
+    assert model.generate(z).shape == (4, 1, 32, 32)
+    h0 = G.fc(z).view(4, n, 8, 8)
+    for level, size in [(1, 16), (2, 32)]:
+        assert seen[level].shape == (4, 2 * n, size, size)
+        torch.testing.assert_close(seen[level][:, n:], torch.nn.functional.interpolate(h0, size=size))
+    assert model.D.decoder.skip and model.D.decoder.blocks[2][0][0].in_channels == 2 * n
+    assert _began(image_size=32, skip=False).G.blocks[1][0][0].in_channels == n  # section 3.5 without 3.5.1

@@ -22,7 +22,12 @@ with stride-2 convolutions and grows its filters linearly (n, 2n, 3n, ...) down 
 fully connected layer to the embedding h; the decoder, and the generator with the same
 architecture, maps h (or z) to 8x8xn with a fully connected layer and up-samples by nearest
 neighbours. Outputs are linear; samples are clamped to the image range. On vector data (the 2-D
-toys) the same structure is made of ELU MLPs. Departures: the learning-rate halving "when the
+toys) the same structure is made of ELU MLPs. Section 3.5.1's two optional refinements, which "help
+gradient propagation", are options of the image networks: `vanishing_steps` (vanishing residuals:
+around each same-sized convolution, in_{x+1} = carry in_x + (1 - carry) out_x, the carry falling
+from 1 to 0 over that many steps; the paper's 16,000) and `skip` (after each up-sampling the
+decoder's and G's tensor is concatenated with h_0, the first 8x8xn tensor, up-sampled to its size).
+Departures: the learning-rate halving "when the
 measure of convergence stalls" (section 4.1) is left out (no stall rule is given); Adam's betas are
 PyTorch's defaults, as the paper names none.
 """
@@ -32,6 +37,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GanthologyError
@@ -49,6 +55,11 @@ class BEGANConfig:
     n: int = 16  # filters per conv (figure 1: 64, for 64x64 faces; the encoder grows them to 2n, 3n, ...); MLP width 2n
     gamma: float = 1.0  # diversity ratio (section 3.3, in [0, 1]; figures 2-3: 0.3, 0.5, 0.7); below 1, MNIST's 1s win
     lambda_k: float = 0.01  # proportional gain for k (section 3.4: "lambda_k = 0.001"); ten times that for short runs
+    vanishing_steps: int = 0  # section 3.5.1: carry 1 -> 0 over this many steps ("16000 steps (one epoch)"); 0: none
+    # section 3.5.1: concatenate the up-sampled h_0 after each up-sampling (G and decoder). On: at 5
+    # minutes it drew all 10 classes at FD 594-605 (seeds 0, 1) where the plain nets drew 5 at 763
+    # (docs/results.md); `--no-skip` gives section 3.5's plain architecture.
+    skip: bool = True
     lr: float = 1e-4  # section 4.1: Adam, initial learning rate in [5e-5, 1e-4]
     beta1: float = 0.9  # Adam beta1 (the paper names none: PyTorch's default)
     beta2: float = 0.999  # Adam beta2
@@ -65,22 +76,40 @@ def _levels(image_size: int) -> int:
     return int(n) - 3  # down-samplings from image_size to 8x8
 
 
-def _conv(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, 3, stride, 1), nn.ELU(inplace=True)]
+def _conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1), nn.ELU(inplace=True))
+
+
+class VanishingResidual(nn.Module):
+    """Section 3.5.1: around a same-sized layer, in_{x+1} = carry * in_x + (1 - carry) * out_x. The
+    carry is a buffer (checkpointed, averaged by --ema like BatchNorm's statistics) that
+    BEGAN.train_step lowers from 1 to 0; at 1 the layer is skipped, at 0 it is a plain layer."""
+
+    def __init__(self, layer: nn.Module):
+        super().__init__()
+        self.layer = layer
+        self.register_buffer("carry", torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.lerp(self.layer(x), x, self.carry)
+
+
+def _same_sized(c: int, vanishing: bool) -> nn.Module:
+    return VanishingResidual(_conv(c, c)) if vanishing else _conv(c, c)
 
 
 class ConvEncoder(nn.Module):
     """(B, C, s, s) -> (B, h): per level two 3x3 convs and a stride-2 conv that adds n filters."""
 
-    def __init__(self, channels: int, image_size: int, n: int, h: int):
+    def __init__(self, channels: int, image_size: int, n: int, h: int, vanishing: bool = False):
         super().__init__()
         levels = _levels(image_size)
-        layers = _conv(channels, n)
+        layers = [_conv(channels, n)]
         for i in range(levels):  # (B, (i+1)n, s, s) -> (B, (i+2)n, s/2, s/2)
-            layers += _conv((i + 1) * n, (i + 1) * n) + _conv((i + 1) * n, (i + 1) * n)
-            layers += _conv((i + 1) * n, (i + 2) * n, stride=2)
+            c = (i + 1) * n
+            layers += [_same_sized(c, vanishing), _same_sized(c, vanishing), _conv(c, c + n, stride=2)]
         top = (levels + 1) * n
-        layers += _conv(top, top) + _conv(top, top)
+        layers += [_same_sized(top, vanishing), _same_sized(top, vanishing)]
         self.net = nn.Sequential(*layers)
         self.fc = nn.Linear(top * 8 * 8, h)  # (B, top * 64) -> (B, h), no non-linearity
 
@@ -89,21 +118,30 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """(B, h) -> (B, C, s, s): fc to 8x8xn, then per level two 3x3 convs and a nearest up-sampling.
+    """(B, h) -> (B, C, s, s): fc to h_0 (8x8xn), then per level two 3x3 convs, the first after a
+    nearest up-sampling (and with `skip`, after concatenating h_0 up-sampled to the same size).
     The generator is one of these too (figure 1: same architecture, its own weights)."""
 
-    def __init__(self, h: int, channels: int, image_size: int, n: int):
+    def __init__(self, h: int, channels: int, image_size: int, n: int, vanishing: bool = False,
+                 skip: bool = False):
         super().__init__()
-        self.n = n
+        self.n, self.skip = n, skip
         self.fc = nn.Linear(h, n * 8 * 8)
-        layers: list[nn.Module] = []
-        for _ in range(_levels(image_size)):  # (B, n, s, s) -> (B, n, 2s, 2s)
-            layers += _conv(n, n) + _conv(n, n) + [nn.Upsample(scale_factor=2, mode="nearest")]
-        layers += _conv(n, n) + _conv(n, n) + [nn.Conv2d(n, channels, 3, 1, 1)]  # linear output
-        self.net = nn.Sequential(*layers)
+        self.blocks = nn.ModuleList()
+        for level in range(_levels(image_size) + 1):  # 8x8, then each doubling up to image_size
+            first = _conv(2 * n, n) if skip and level > 0 else _same_sized(n, vanishing)
+            self.blocks.append(nn.Sequential(first, _same_sized(n, vanishing)))
+        self.out = nn.Conv2d(n, channels, 3, 1, 1)  # linear output
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.net(self.fc(h).view(h.shape[0], self.n, 8, 8))
+        h0 = x = self.fc(h).view(h.shape[0], self.n, 8, 8)
+        for level, block in enumerate(self.blocks):
+            if level > 0:
+                x = F.interpolate(x, scale_factor=2, mode="nearest")
+                if self.skip:
+                    x = torch.cat([x, F.interpolate(h0, size=x.shape[-2:], mode="nearest")], dim=1)
+            x = block(x)
+        return self.out(x)
 
 
 def _mlp(n_in: int, width: int, n_out: int) -> nn.Sequential:
@@ -115,13 +153,15 @@ def _mlp(n_in: int, width: int, n_out: int) -> nn.Sequential:
 class Autoencoder(nn.Module):
     """BEGAN's discriminator: D(v) = decoder(encoder(v)), the same shape as v."""
 
-    def __init__(self, data: DataInfo, n: int, h: int):
+    def __init__(self, data: DataInfo, cfg: BEGANConfig):
         super().__init__()
+        n, h = cfg.n, cfg.h
         if data.is_vector:
             self.encoder, self.decoder = _mlp(data.dim, 2 * n, h), _mlp(h, 2 * n, data.dim)
         else:
-            self.encoder = ConvEncoder(data.channels, data.image_size, n, h)
-            self.decoder = ConvDecoder(h, data.channels, data.image_size, n)
+            vanishing = cfg.vanishing_steps > 0
+            self.encoder = ConvEncoder(data.channels, data.image_size, n, h, vanishing)
+            self.decoder = ConvDecoder(h, data.channels, data.image_size, n, vanishing, cfg.skip)
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(v))
@@ -140,8 +180,10 @@ class BEGAN(GANModel):
         if data.is_vector:
             self.G = _mlp(cfg.z_dim, 2 * cfg.n, data.dim)
         else:
-            self.G = ConvDecoder(cfg.z_dim, data.channels, data.image_size, cfg.n)
-        self.D = Autoencoder(data, cfg.n, cfg.h)
+            self.G = ConvDecoder(cfg.z_dim, data.channels, data.image_size, cfg.n, cfg.vanishing_steps > 0, cfg.skip)
+        self.D = Autoencoder(data, cfg)
+        if cfg.vanishing_steps < 0:
+            raise GanthologyError("began needs --vanishing-steps >= 0 (0 turns the vanishing residuals off).")
         # k_0 = 0 (section 3.4): D first learns to reconstruct real data only
         self.register_buffer("k", torch.zeros(()))
 
@@ -158,6 +200,11 @@ class BEGAN(GANModel):
     def train_step(self, batch, step):
         x = batch["x"]
         c = self.cfg
+        if c.vanishing_steps:  # section 3.5.1: the carry falls linearly from 1 to 0
+            carry = max(0.0, 1.0 - step / c.vanishing_steps)
+            for m in self.modules():
+                if isinstance(m, VanishingResidual):
+                    m.carry.fill_(carry)
         with torch.no_grad():
             fake_D = self.G(self.noise(x.shape[0], x.device))  # G(z_D), drawn before G moves
         # G: minimize L(G(z_G)), its gradient taken at D's weights of step t
