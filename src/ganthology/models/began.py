@@ -26,8 +26,8 @@ toys) the same structure is made of ELU MLPs. Section 3.5.1's two optional refin
 gradient propagation", are options of the image networks: `vanishing_steps` (vanishing residuals:
 around each same-sized convolution, in_{x+1} = carry in_x + (1 - carry) out_x, the carry falling
 from 1 to 0 over that many steps; the paper's 16,000) and `skip` (after each up-sampling the
-decoder's and G's tensor is concatenated with h_0, the first 8x8xn tensor, up-sampled to its size).
-Departures: the learning-rate halving "when the
+decoder's and G's tensor is concatenated with h_0, the first 8x8xn tensor, up-sampled to its size;
+on by default, as it ended the collapse onto 1s on MNIST). Departures: the learning-rate halving "when the
 measure of convergence stalls" (section 4.1) is left out (no stall rule is given); Adam's betas are
 PyTorch's defaults, as the paper names none.
 """
@@ -42,7 +42,7 @@ from torch import nn
 
 from ..errors import GanthologyError
 from ..registry import register_model
-from .base import WEIGHT_AVERAGE, DataInfo, GANModel, frozen
+from .base import DataInfo, GANModel, frozen
 
 
 @dataclass
@@ -56,10 +56,9 @@ class BEGANConfig:
     gamma: float = 1.0  # diversity ratio (section 3.3, in [0, 1]; figures 2-3: 0.3, 0.5, 0.7); below 1, MNIST's 1s win
     lambda_k: float = 0.01  # proportional gain for k (section 3.4: "lambda_k = 0.001"); ten times that for short runs
     vanishing_steps: int = 0  # section 3.5.1: carry 1 -> 0 over this many steps ("16000 steps (one epoch)"); 0: none
-    # section 3.5.1: concatenate the up-sampled h_0 after each up-sampling (G and decoder). On: at 5
-    # minutes it drew all 10 classes at FD 594-605 (seeds 0, 1) where the plain nets drew 5 at 763
-    # (docs/results.md); `--no-skip` gives section 3.5's plain architecture.
-    skip: bool = True
+    # On by default: at 5 minutes of one core it drew all 10 classes for each of seeds 0-2 (FD
+    # 594-807) where the plain networks drew 5 (763; docs/results.md).
+    skip: bool = True  # section 3.5.1: concatenate the up-sampled h_0 after each up-sampling (G and decoder); off: section 3.5's networks
     lr: float = 1e-4  # section 4.1: Adam, initial learning rate in [5e-5, 1e-4]
     beta1: float = 0.9  # Adam beta1 (the paper names none: PyTorch's default)
     beta2: float = 0.999  # Adam beta2
@@ -172,7 +171,6 @@ class BEGAN(GANModel):
     paper = "BEGAN: Boundary Equilibrium Generative Adversarial Networks. Berthelot et al., 2017. arXiv:1703.10717"
     year = 2017
     default_dataset = "mnist"
-    train_defaults = WEIGHT_AVERAGE  # it helped this model at 5 minutes: FD 750 -> 741 (docs/results.md)
     Config = BEGANConfig
 
     def __init__(self, cfg: BEGANConfig, data: DataInfo):
