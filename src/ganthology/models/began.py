@@ -175,13 +175,13 @@ class BEGAN(GANModel):
 
     def __init__(self, cfg: BEGANConfig, data: DataInfo):
         super().__init__(cfg, data)
+        if cfg.vanishing_steps < 0:
+            raise GanthologyError("began needs --vanishing-steps >= 0 (0 turns the vanishing residuals off).")
         if data.is_vector:
             self.G = _mlp(cfg.z_dim, 2 * cfg.n, data.dim)
         else:
             self.G = ConvDecoder(cfg.z_dim, data.channels, data.image_size, cfg.n, cfg.vanishing_steps > 0, cfg.skip)
         self.D = Autoencoder(data, cfg)
-        if cfg.vanishing_steps < 0:
-            raise GanthologyError("began needs --vanishing-steps >= 0 (0 turns the vanishing residuals off).")
         # k_0 = 0 (section 3.4): D first learns to reconstruct real data only
         self.register_buffer("k", torch.zeros(()))
 
