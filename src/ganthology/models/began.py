@@ -50,8 +50,9 @@ class BEGANConfig:
     z_dim: int = 64  # N_z, uniform noise in [-1, 1]; section 4.1: N_h = N_z = 64 in most experiments
     h: int = 64  # N_h, the autoencoder's embedding size (section 3.5)
     # The next three are small-image defaults (docs/results.md, "Equal wall-clock budget": at 5
-    # minutes of one core they scored FD 597-847 with 7-9 classes over seeds 0-2, the paper's
-    # values 962 with 4); `--n 64 --gamma 0.5 --lambda-k 0.001` gives the paper's.
+    # minutes of one core, before the skip connections, they scored FD 597-847 with 7-9 classes
+    # over seeds 0-2, the paper's values 962 with 4); `--n 64 --gamma 0.5 --lambda-k 0.001` gives
+    # the paper's.
     n: int = 16  # filters per conv (figure 1: 64, for 64x64 faces; the encoder grows them to 2n, 3n, ...); MLP width 2n
     gamma: float = 1.0  # diversity ratio (section 3.3, in [0, 1]; figures 2-3: 0.3, 0.5, 0.7); below 1, MNIST's 1s win
     lambda_k: float = 0.01  # proportional gain for k (section 3.4: "lambda_k = 0.001"); ten times that for short runs
