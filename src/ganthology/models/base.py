@@ -64,8 +64,9 @@ class LocalEngine:
 #: average whose half-life is 5% of the steps so far, capped at 693 steps (train/ema.py). Measured
 #: for every model in docs/results.md ("The trainer's tools for quality per minute, measured"); it
 #: hurt where G was still climbing steeply at 5 minutes (wgan_gp, wgan_div, dragan, lsgan, acgan,
-#: sgan, infogan, vae_gan), and began's rows since its skip connections (FD 510-746 on the last
-#: iterate against 569-807 averaged, in three runs of four).
+#: sgan, infogan, vae_gan), began's rows since its skip connections (FD 510-746 on the last
+#: iterate against 569-807 averaged, in three runs of four) and wgan's since its width of 32 (FD
+#: 349 and 405 against 360 and 434).
 WEIGHT_AVERAGE = MappingProxyType({"ema": 0.999, "ema_rampup": 0.05})  # read-only: shared by the models
 
 
