@@ -142,6 +142,18 @@ def test_minutes_end_a_run_on_the_clock_with_its_checkpoint_and_grid(tmp_path, m
         _train("cyclegan", tmp_path / "cyc", steps=None, minutes=1)
 
 
+def test_a_run_given_no_length_takes_the_same_generator_updates_for_every_model(tmp_path, monkeypatch):
+    """With no --steps, --epochs or --minutes a run is DEFAULT_STEPS generator updates: a trainer
+    step of wgan_gp is one critic step, so its default run takes n_critic times the steps of dcgan's
+    (2000 trainer steps were 400 updates of its generator, which still drew blobs)."""
+    import ganthology.train.trainer as trainer
+
+    monkeypatch.setattr(trainer, "DEFAULT_STEPS", 2)
+    for name, kw, want in (("dcgan", {}, 2), ("wgan_gp", {"n_critic": 5}, 10), ("wgan_gp", {"n_critic": 3}, 6)):
+        out = _train(name, tmp_path / f"{name}{want}", steps=None, sample_every=10**6, **kw)
+        assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == want, (name, kw)
+
+
 def test_ema_averages_the_generator_and_everything_that_samples_uses_the_average(tmp_path):
     """--ema: after each step avg <- b avg + (1 - b) live with b = min(decay, (1+t)/(10+t)); training
     itself is unchanged (the live weights equal those of a run without it); load(), the export and

@@ -101,6 +101,13 @@ class GANModel(nn.Module):
     #: the registry tests pick an offline dataset that holds them.
     requires: ClassVar[tuple[str, ...]] = ()
 
+    @property
+    def steps_per_update(self) -> int:
+        """Trainer steps per generator update. A model whose trainer step is one critic step and whose
+        generator steps every `n_critic`-th one (WGAN's algorithm 1 and its kin) takes n_critic; the
+        rest take 1. A run given no length is DEFAULT_STEPS generator updates (the trainer)."""
+        return max(1, int(getattr(self.cfg, "n_critic", 1)))
+
     def __init__(self, cfg, data: DataInfo):
         super().__init__()
         if data.is_vector and not self.vector_data:

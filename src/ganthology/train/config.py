@@ -11,7 +11,7 @@ class TrainConfig:
     data_root: str | None = None  # None: $GANTHOLOGY_DATA or ~/.cache/ganthology/data
     image_size: int | None = None  # None: the dataset's own size (32 for MNIST / CIFAR-10)
     direction: str = "AtoB"  # for paired folders: which half is the input
-    steps: int | None = None  # optimisation steps (batches); default 2000 when neither is set
+    steps: int | None = None  # optimisation steps (batches); when neither is set, 2000 generator updates (2000 x n_critic steps for a model with a critic schedule)
     epochs: float | None = None  # alternatively, passes over the data
     minutes: float | None = None  # wall-clock budget of the training loop (setup excluded); the run stops at the first step past it, or at --steps/--epochs if those come first (with neither given, only the clock ends it)
     lr_decay_from: float | None = None  # from this fraction of the run on, lower every learning rate linearly to 0 (0.5: CycleGAN's schedule); none: the model's own (constant for most)

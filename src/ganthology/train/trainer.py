@@ -25,7 +25,7 @@ import yaml
 from ..data import InMemoryLoader, build_dataset
 from ..data.core import as_domains
 from ..errors import GanthologyError, check_size, settings_guard
-from ..models.base import constant_then_linear_decay
+from ..models.base import GANModel, constant_then_linear_decay
 from ..registry import get_model
 from ..seeding import seeded
 from ..viz import save_grid, save_scatter
@@ -36,7 +36,7 @@ from .ema import EMA
 from .engine import FabricEngine
 from .logger import MetricsLogger, plot_losses
 
-DEFAULT_STEPS = 2000
+DEFAULT_STEPS = 2000  # generator updates of a run given no --steps, --epochs or --minutes
 UNBOUNDED = 10**9  # the step count of a run that only --minutes ends
 DDP_TIMEOUT_S = 300  # how long a rank waits for the others in a collective before the run stops
 SCATTER_POINTS = 1000  # generated and real points in a preview of vector data (a grid shows n_samples)
@@ -256,7 +256,7 @@ class Trainer:
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         loader = InMemoryLoader(data, self.model_cfg.batch_size, cfg.seed, rank, world, fabric.device, channels_last)
-        model.total_steps = total = self._total_steps(loader)  # before the schedules are built
+        model.total_steps = total = self._total_steps(loader, model)  # before the schedules are built
         with settings_guard(self.model_name):
             model.setup_optimizers()
         if cfg.lr_decay_from is not None:  # a schedule that settles, for a model without its own
@@ -274,7 +274,7 @@ class Trainer:
             torch.cuda.manual_seed(cfg.seed + 1 + rank)
         return model, loader, total
 
-    def _total_steps(self, loader: InMemoryLoader) -> int:
+    def _total_steps(self, loader: InMemoryLoader, model: GANModel) -> int:
         if self.cfg.steps is not None and self.cfg.epochs is not None:
             raise GanthologyError("give --steps or --epochs, not both.")
         if (self.cfg.steps is not None and self.cfg.steps < 1) or (self.cfg.epochs is not None and self.cfg.epochs <= 0):
@@ -283,8 +283,8 @@ class Trainer:
             return max(1, math.ceil(self.cfg.epochs * loader.steps_per_epoch))
         if self.cfg.steps is not None:
             return self.cfg.steps
-        if not self.cfg.minutes:
-            return DEFAULT_STEPS
+        if not self.cfg.minutes:  # 2000 generator updates: 10,000 critic steps of a WGAN at n_critic 5
+            return DEFAULT_STEPS * model.steps_per_update
         # only the clock ends this run: a schedule over the run's length has no length to follow
         if self.model_cls.follows_run_length or self.cfg.lr_decay_from is not None:
             what = "--lr-decay-from" if self.cfg.lr_decay_from is not None else f"{self.model_name}'s schedule"
