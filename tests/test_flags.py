@@ -152,3 +152,13 @@ def test_output_paths_that_cannot_be_written_are_refused_before_any_work(path, c
 def test_train_refuses_an_output_folder_that_cannot_be_written(capsys):
     code, err = _run(["train", "dcgan", "--out", "/proc/forbidden/run", "--no-progress"], capsys)
     _one_sentence(code, err, "cannot write to /proc/forbidden")
+
+
+def test_the_python_api_refuses_what_the_cli_refuses():
+    """make_config (and so build_model and the Python API) range-checks as `train`'s flags do."""
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(GanthologyError, match="--lr .* give a number"):
+            ganthology.make_config("dcgan", lr=bad)
+    with pytest.raises(GanthologyError, match="has no setting 'learning_rate'"):
+        ganthology.make_config("dcgan", learning_rate=1e-3)
+    assert ganthology.make_config("dcgan", lr=1e-3).lr == 1e-3

@@ -18,7 +18,10 @@ from .registry import get_model
 
 
 def make_config(model_name: str, **overrides):
-    """The model's Config with the paper's defaults, some fields replaced."""
+    """The model's Config with the paper's defaults, some fields replaced; an unknown field, or a
+    numeric one that is not finite or outside its range (config_fields.bounds), is refused."""
+    from .config_fields import check_range, field_specs
+
     cls = get_model(model_name).Config
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(overrides) - names)
@@ -26,6 +29,9 @@ def make_config(model_name: str, **overrides):
         raise GanthologyError(
             f"{model_name} has no setting {unknown[0]!r}; its settings are: {', '.join(sorted(names))}."
         )
+    for spec in field_specs(cls):
+        if spec.name in overrides:
+            check_range(cls, spec, overrides[spec.name])
     return cls(**overrides)
 
 
