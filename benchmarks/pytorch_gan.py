@@ -196,12 +196,13 @@ def main() -> None:
         print(f"patched: {p}")
     print(f"{len(u8)} samples of shape {u8.shape[1:]} -> {out}")
     if run is not None:
-        _record(run, model, name, args, imgs, requested, out, seconds, _batches(lines),
+        _record(run, model, name, args, imgs, requested, out, seconds, _batches(lines, g.get("dataloader")),
                 g.get("opt", g.get("args")).batch_size, torch, patched)
 
 
-def _batches(lines: list[str]) -> int:
-    """Batches trained, from the scripts' last "[Epoch e/E] [Batch i/N] ..." line."""
+def _batches(lines: list[str], loader=None) -> int | str:
+    """Batches trained, from the scripts' last "[Epoch e/E] [Batch i/N] ..." line; for a script that
+    prints only "[Epoch e/E]" after each epoch (clustergan.py), the range that its epochs bound."""
     import re
 
     for ln in reversed(lines):
@@ -209,7 +210,11 @@ def _batches(lines: list[str]) -> int:
         if m:
             e, i, n = map(int, m.groups())
             return e * n + i + 1
-    return 0
+        m = re.match(r"\[Epoch (\d+)/\d+\]\s*$", ln)
+        if m and loader is not None:
+            done, n = int(m.group(1)) + 1, len(loader)
+            return f"{done * n}-{(done + 1) * n - 1} (logs once per epoch; {done} epochs done)"
+    return 0 if loader is None else f"under {len(loader)} (logs once per epoch; epoch 0 not done)"
 
 
 def _record(run: Path, model: str, name: str, args, imgs, requested, npz: Path, seconds: float, steps: int,

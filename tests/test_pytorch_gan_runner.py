@@ -57,3 +57,19 @@ def test_runner_patches_runs_on_the_clock_and_samples(tmp_path):
     log = out.with_suffix(".log").read_text()
     assert log.startswith("[Epoch 0/200] [Batch 0/"), "the script's printing goes to its log"
     assert not (tmp_path / "data").exists() and not (tmp_path.parent / "data").exists(), "nothing downloaded"
+
+
+def test_the_batches_a_script_trained_are_read_from_its_progress_lines():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from pytorch_gan import _batches
+    finally:
+        sys.path.pop(0)
+    # the per-batch line of most scripts: epoch 2 of 938-batch epochs, batch index 5 -> 2 * 938 + 6
+    assert _batches(["[Epoch 1/200] [Batch 937/938] [D loss: 0.1]", "[Epoch 2/200] [Batch 5/938] [D loss: 0.1]"]) == 1882
+    # clustergan.py prints "[Epoch e/E]" once, after epoch e: e + 1 epochs done, the next one under way
+    per_epoch = range(938)  # stands in for its DataLoader (only len() is read)
+    assert _batches(["[Epoch 3/200] ", "\tModel Losses: [D: 0.1] [GE: 0.2]"], per_epoch) == \
+        "3752-4689 (logs once per epoch; 4 epochs done)"
+    assert _batches(["loading"], per_epoch) == "under 938 (logs once per epoch; epoch 0 not done)"
+    assert _batches([]) == 0
