@@ -41,6 +41,10 @@ _MNIST_LOADER = [("enumerate(mnist_loader)", "enumerate(dataloader)",
                   "the loop reads an undefined `mnist_loader`; the loader is named `dataloader`"),
                  ("len(mnist_loader)", "len(dataloader)", "the same name in its progress line")]
 
+# scripts that print "[Epoch e/E]" once, after each epoch, instead of a line per batch: their
+# batches are bounded by the epochs done and the length of their `dataloader`
+LOGS_PER_EPOCH = {"clustergan"}
+
 # What stops a published script running on today's PyTorch, and the smallest change that lets it
 # run: script name -> [(text, replacement, why)]. Applied to the source in memory; each record says so.
 PATCHES = {
@@ -196,13 +200,13 @@ def main() -> None:
         print(f"patched: {p}")
     print(f"{len(u8)} samples of shape {u8.shape[1:]} -> {out}")
     if run is not None:
-        _record(run, model, name, args, imgs, requested, out, seconds, _batches(lines, g.get("dataloader")),
+        _record(run, model, name, args, imgs, requested, out, seconds, _batches(lines, g["dataloader"] if name in LOGS_PER_EPOCH else None),
                 g.get("opt", g.get("args")).batch_size, torch, patched)
 
 
 def _batches(lines: list[str], loader=None) -> int | str:
-    """Batches trained, from the scripts' last "[Epoch e/E] [Batch i/N] ..." line; for a script that
-    prints only "[Epoch e/E]" after each epoch (clustergan.py), the range that its epochs bound."""
+    """Batches trained, from the scripts' last "[Epoch e/E] [Batch i/N] ..." line; for a script of
+    LOGS_PER_EPOCH, given its `loader`, the range that its "[Epoch e/E]" lines bound."""
     import re
 
     for ln in reversed(lines):

@@ -20,8 +20,6 @@ from .registry import get_model
 def make_config(model_name: str, **overrides):
     """The model's Config with the paper's defaults, some fields replaced; an unknown field, or a
     numeric one that is not finite or outside its range (config_fields.bounds), is refused."""
-    from .config_fields import check_range, field_specs
-
     cls = get_model(model_name).Config
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(overrides) - names)
@@ -29,9 +27,7 @@ def make_config(model_name: str, **overrides):
         raise GanthologyError(
             f"{model_name} has no setting {unknown[0]!r}; its settings are: {', '.join(sorted(names))}."
         )
-    for spec in field_specs(cls):
-        if spec.name in overrides:
-            check_range(cls, spec, overrides[spec.name])
+    _check_fields(cls, overrides)
     return cls(**overrides)
 
 
@@ -141,13 +137,19 @@ def prepare_run(model_name: str, settings: dict, config_file: str | None = None,
 
 def _check_ranges(cls, values: dict) -> None:
     """Every numeric setting given is finite and in its range (config_fields.bounds), before any work."""
-    from .config_fields import check_range, field_specs
     from .train import TrainConfig
 
     for owner in (TrainConfig, cls.Config):
-        for spec in field_specs(owner):
-            if spec.name in values:
-                check_range(owner, spec, values[spec.name])
+        _check_fields(owner, values)
+
+
+def _check_fields(owner, values: dict) -> None:
+    """The fields of `owner` (TrainConfig or a model's Config) that `values` gives, range-checked."""
+    from .config_fields import check_range, field_specs
+
+    for spec in field_specs(owner):
+        if spec.name in values:
+            check_range(owner, spec, values[spec.name])
 
 
 def _read_yaml(path: str, known: dict) -> dict:
