@@ -9,6 +9,7 @@ import torch
 
 import ganthology
 from ganthology.data import InMemoryLoader, build_dataset
+from ganthology.errors import GanthologyError
 from ganthology.losses import dragan_penalty, wgan_div_penalty
 from ganthology.train.checkpoint import load_checkpoint
 
@@ -199,3 +200,15 @@ def test_began_skip_connections_concatenate_the_upsampled_h0_after_each_upsampli
         torch.testing.assert_close(seen[level][:, n:], torch.nn.functional.interpolate(h0, size=size))
     assert model.D.decoder.skip and model.D.decoder.blocks[2][0][0].in_channels == 2 * n
     assert _began(image_size=32, skip=False).G.blocks[1][0][0].in_channels == n  # section 3.5 without 3.5.1
+
+
+def test_began_reconstruction_loss_follows_eq1_for_both_etas():
+    """Eq. 1: L(v) = |v - D(v)|^eta, eta in {1, 2}, averaged over elements and the batch; any other
+    eta is refused with a sentence, not a traceback."""
+    v = torch.rand(4, 1, 16, 16) * 2 - 1
+    for eta in (1, 2):
+        model = _began(eta=eta)
+        with torch.no_grad():
+            torch.testing.assert_close(model.recon_loss(v), (v - model.D(v)).abs().pow(eta).mean())
+    with pytest.raises(GanthologyError, match="--eta is 1 or 2"):
+        _began(eta=3)

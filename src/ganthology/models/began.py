@@ -56,6 +56,7 @@ class BEGANConfig:
     n: int = 16  # filters per conv (figure 1: 64, for 64x64 faces; the encoder grows them to 2n, 3n, ...); MLP width 2n
     gamma: float = 1.0  # diversity ratio (section 3.3, in [0, 1]; figures 2-3: 0.3, 0.5, 0.7); below 1, MNIST's 1s win
     lambda_k: float = 0.01  # proportional gain for k (section 3.4: "lambda_k = 0.001"); ten times that for short runs
+    eta: int = 1  # eq. 1: L(v) = |v - D(v)|^eta with eta in {1, 2}; the paper's experiments use 1
     vanishing_steps: int = 0  # section 3.5.1: carry 1 -> 0 over this many steps ("16000 steps (one epoch)"); 0: none
     # On by default: at 5 minutes of one core it drew all 10 classes for each of seeds 0-2 (FD
     # 594-807) where the plain networks drew 5 (763; docs/results.md).
@@ -176,6 +177,8 @@ class BEGAN(GANModel):
 
     def __init__(self, cfg: BEGANConfig, data: DataInfo):
         super().__init__(cfg, data)
+        if cfg.eta not in (1, 2):
+            raise GanthologyError(f"began's --eta is 1 or 2 (eq. 1: the L1 or L2 reconstruction loss), not {cfg.eta}.")
         if cfg.vanishing_steps < 0:
             raise GanthologyError("began needs --vanishing-steps >= 0 (0 turns the vanishing residuals off).")
         if data.is_vector:
@@ -193,8 +196,9 @@ class BEGAN(GANModel):
         return torch.rand(n, self.cfg.z_dim, device=device) * 2 - 1  # uniform in [-1, 1]
 
     def recon_loss(self, v: torch.Tensor) -> torch.Tensor:
-        """L(v) = |v - D(v)| (eq. 1 with eta = 1), averaged over elements and the batch."""
-        return (v - self.D(v)).abs().mean()
+        """L(v) = |v - D(v)|^eta (eq. 1), averaged over elements and the batch."""
+        err = (v - self.D(v)).abs()
+        return (err if self.cfg.eta == 1 else err.square()).mean()
 
     def train_step(self, batch, step):
         x = batch["x"]
