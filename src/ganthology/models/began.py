@@ -3,9 +3,10 @@ arXiv:1703.10717
 
 The discriminator is an autoencoder, and the game is played on its reconstruction losses
 L(v) = |v - D(v)|^eta (section 3.1, eq. 1; the paper's eta = 1, `eta` 2 the L2 loss): D lowers L
-on real data and raises it on generated data, G lowers it on its samples. Instead of matching samples, the two players match the distributions of
-these losses (a lower bound of their Wasserstein distance, section 3.2). An equilibrium is kept with
-a proportional controller (section 3.4, eq. 4):
+on real data and raises it on generated data, G lowers it on its samples. Instead of matching
+samples, the two players match the distributions of these losses (a lower bound of their
+Wasserstein distance, section 3.2). An equilibrium is kept with a proportional controller (section
+3.4, eq. 4):
 
     L_D = L(x) - k_t L(G(z_D))
     L_G = L(G(z_G))
