@@ -57,7 +57,7 @@ class BEGANConfig:
     n: int = 16  # filters per conv (figure 1: 64, for 64x64 faces; the encoder grows them to 2n, 3n, ...); MLP width 2n
     gamma: float = 1.0  # diversity ratio (section 3.3, in [0, 1]; figures 2-3: 0.3, 0.5, 0.7); below 1, MNIST's 1s win
     lambda_k: float = 0.01  # proportional gain for k (section 3.4: "lambda_k = 0.001"); ten times that for short runs
-    eta: int = 1  # eq. 1: L(v) = |v - D(v)|^eta with eta in {1, 2}; the paper's experiments use 1
+    eta: int = 1  # eq. 1: L(v) = |v - D(v)|^eta, eta in {1, 2}; the paper uses 1 (2 drew one image on MNIST: docs/results.md)
     vanishing_steps: int = 0  # section 3.5.1: carry 1 -> 0 over this many steps ("16000 steps (one epoch)"); 0: none
     # On by default: at 5 minutes of one core it drew all 10 classes for each of seeds 0-2 (FD
     # 594-807) where the plain networks drew 5 (763; docs/results.md).
