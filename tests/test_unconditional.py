@@ -210,5 +210,5 @@ def test_began_reconstruction_loss_follows_eq1_for_both_etas():
         model = _began(eta=eta)
         with torch.no_grad():
             torch.testing.assert_close(model.recon_loss(v), (v - model.D(v)).abs().pow(eta).mean())
-    with pytest.raises(GanthologyError, match="--eta is 1 or 2"):
+    with pytest.raises(GanthologyError, match=r"--eta 3 is out of range; give a number from 1 to 2\."):
         _began(eta=3)
