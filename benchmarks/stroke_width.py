@@ -18,9 +18,9 @@ import sys
 
 import torch
 
-from ganthology.api import load
+from ganthology.api import holds_images, load
 from ganthology.errors import GanthologyError
-from ganthology.metrics.evaluate import generate, load_images
+from ganthology.metrics.evaluate import generate, load_images, reference_images
 
 
 def ink_and_width(images: torch.Tensor) -> tuple[float, float]:
@@ -32,13 +32,8 @@ def ink_and_width(images: torch.Tensor) -> tuple[float, float]:
 
 
 def source_images(path: str, n: int, seed: int) -> torch.Tensor:
-    if path.endswith(".npz"):
-        return load_images(path)[:n]
-    try:
-        model = load(path)
-    except GanthologyError:
-        return load_images(path)[:n]  # a folder of images
-    return generate(model, n, seed)[0]
+    """n images in [-1, 1]: read from a .npz or folder of images, else drawn from a trained model."""
+    return load_images(path)[:n] if holds_images(path) else generate(load(path), n, seed)[0]
 
 
 def main(argv=None) -> int:
@@ -49,11 +44,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    from ganthology.data import InMemoryLoader, build_dataset
-
     try:
-        test = build_dataset(args.dataset, args.data_root, train=False)
-        real_ink, real_width = ink_and_width(InMemoryLoader(test, 1).fixed_batch(args.n)["x"])
+        real_ink, real_width = ink_and_width(reference_images(None, args.dataset, args.data_root)[: args.n])
         print(f"{args.dataset} test ({args.n}): ink {real_ink:.4f}, width {real_width:.2f} px")
         for src in args.sources:
             ink, width = ink_and_width(source_images(src, args.n, args.seed))

@@ -237,6 +237,13 @@ def _load_into(module: torch.nn.Module, state: dict, path: Path, strict: bool = 
         ) from None
 
 
+def holds_images(path: str | Path) -> bool:
+    """Whether `path` is images to score (a .npz, or a folder that is not a run) rather than a model."""
+    p = Path(path)
+    return p.suffix == ".npz" or (p.is_dir() and not (p / "checkpoints").is_dir()
+                                  and not (p / "generator.safetensors").is_file())
+
+
 def evaluate(path: str | Path, metrics: str | None = None, evaluator: str | None = None, n: int = 10_000,
              reference: str | None = None, data_root: str | None = None, inception_weights: str | None = None,
              seed: int = 0) -> dict:
@@ -255,10 +262,8 @@ def evaluate(path: str | Path, metrics: str | None = None, evaluator: str | None
     if n < 2:
         raise GanthologyError("--n must be at least 2.")
     p = Path(path)
-    is_images = p.suffix == ".npz" or (p.is_dir() and not (p / "checkpoints").is_dir()
-                                        and not (p / "generator.safetensors").is_file())
     record: dict = {"source": str(p)}
-    if is_images:
+    if holds_images(p):
         ev = load_evaluator(evaluator or default_evaluator(reference), inception_weights)
         images = load_images(p)
         ref_name = reference or ev.spec.dataset

@@ -50,7 +50,7 @@ def parse_metrics(text: str | None) -> tuple[str, ...]:
 
 
 # --- real images ---------------------------------------------------------------------------------
-def reference_images(ev: Evaluator, dataset: str | None = None, data_root: str | None = None) -> torch.Tensor:
+def reference_images(ev: Evaluator | None, dataset: str | None = None, data_root: str | None = None) -> torch.Tensor:
     """The test split of `dataset` (default: the evaluator's), as images in [-1, 1]."""
     from ..data import InMemoryLoader, build_dataset
 
