@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import ganthology
+from ganthology.metrics.evaluators import evaluator_for
 
 from .conftest import run_cli, tiny
 from .test_cli import assert_one_line_error
@@ -22,6 +23,7 @@ def test_every_run_ends_with_a_self_contained_report(tmp_path):
     assert "loss_D" in page and "model_config" in page  # the losses table and the resolved config
     assert "No evaluation yet" in page
 
+    evaluator_for("digits", log=lambda *_: None)  # digits-lenet, trained once if this cache lacks it
     r = run_cli("eval", str(run), "--n", "200", "--json", str(run / "eval.json"))
     assert r.returncode == 0, r.stderr
     r = run_cli("report", str(run))
