@@ -60,7 +60,8 @@ def bench_model(name: str, out: Path, steps: int | None, dataset: str | None = N
     run = out / record_name(name, dataset, minutes)
     if run.exists():
         shutil.rmtree(run)
-    data = build_dataset(dataset, data_root)
+    # the untrained baseline at the size the run trains at (a flag, else the model's own default)
+    data = build_dataset(dataset, data_root, settings.get("image_size", cls.train_defaults.get("image_size")))
     torch.manual_seed(seed)  # the trainer's initial weights for this seed
     untrained = build_model(name, {}, data.info()).eval()
     evaluator, before = _score(untrained, n, data_root, seed)

@@ -79,7 +79,8 @@ class GANModel(nn.Module):
     Config: ClassVar[type] = object
     #: the trainer's settings (TrainConfig fields) whose default this model changes, each measured
     #: on the model's own bench rows (docs/results.md): {"ema": 0.999, "ema_rampup": 0.05} where the
-    #: weight average helped. `ganthology train MODEL --help` shows them; a flag or YAML key overrides.
+    #: weight average helped, {"image_size": 28} where the paper's networks are written for 28x28
+    #: (cluster_gan). `ganthology train MODEL --help` shows them; a flag or YAML key overrides.
     train_defaults: ClassVar[Mapping] = MappingProxyType({})
     #: the keyword conditions that sample() and generate() take: ("y",) for class-conditional
     #: models. The CLI, the evaluation and the latent tools offer labels from this, not from a name.
