@@ -25,14 +25,14 @@ FC 1024 with leaky ReLU 0.2 and no normalization (D is a WGAN-GP critic), D ends
 z_n + K. Departures: G's output is Tanh for our [-1, 1] images (the authors' is a sigmoid on
 [0, 1]); the weight decay 2.5e-5 of G and E stands in for the authors' L2 regularizer of that scale.
 
-Defaults for a run of minutes (docs/results.md, "cluster_gan mended"): the authors' image size,
-28x28 (their networks are written for it; our MNIST is otherwise 32x32, where the FC layers are
-larger and a step costs 1.7x as much), one critic step per G/E step instead of five, and z_n's
-scale 0.75 (the PyTorch-GAN script's) instead of the paper's 0.1. At 10 minutes of one core the
-three together scored FD 230-256 with all ten classes and recall 0.18-0.21, against the script's
-429-490 and the paper's settings' 571 (7 classes); any two of them fell short. `--sigma 0.1
---n-critic 5 --image-size 32` gives the paper's setup, for long runs (on an H100, 7,182 G steps
-of it reached FD 7.4).
+Defaults for a run of minutes (docs/results.md, "cluster_gan: the settings for a run of
+minutes"): the authors' image size, 28x28 (their networks are written for it; our MNIST is
+otherwise 32x32, where the FC layers are larger and a step costs 1.7x as much), one critic step per
+G/E step instead of five, and z_n's scale 0.75 (the PyTorch-GAN script's) instead of the paper's
+0.1. At 10 minutes of one core the three together scored FD 230-256 with all ten classes and
+recall 0.18-0.21, against the script's 429-490 and the paper's settings' 571 (7 classes); any two
+of them fell short. `--sigma 0.1 --n-critic 5 --image-size 32` gives the paper's setup, for long
+runs (on an H100, 7,182 G steps of it reached FD 7.4).
 """
 from __future__ import annotations
 
