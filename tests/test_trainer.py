@@ -229,6 +229,25 @@ def test_interrupted_run_checkpoints_and_resumes_exactly(tmp_path):
     assert strip(read_metrics(part / "metrics.csv")) == strip(read_metrics(tmp_path / "full" / "metrics.csv"))
 
 
+def test_a_stop_that_lands_after_the_steps_decisions_still_checkpoints_that_step(tmp_path, monkeypatch):
+    """Ctrl-C between a step's end-of-run decision and the loop's next test (here: while the step's
+    row is written) still ends the run with a checkpoint of its last step, never with none."""
+    from ganthology.train.logger import MetricsLogger
+
+    real = MetricsLogger.log
+
+    def log(self, row):
+        real(self, row)
+        if row["step"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(MetricsLogger, "log", log)
+    out = _train("dcgan", tmp_path / "run", steps=50, ckpt_every=100000)
+    logged = [int(r["step"]) for r in read_metrics(out / "metrics.csv")]
+    assert 3 <= logged[-1] < 50
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == logged[-1]
+
+
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     path = tmp_path / "last.pt"
     path.write_bytes(b"previous")

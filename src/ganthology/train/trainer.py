@@ -164,8 +164,8 @@ class Trainer:
         model.train()
         first = step
         deadline = time.monotonic() + 60 * cfg.minutes if cfg.minutes else None
-        out_of_time = False
-        while step < total and not self._stop and not out_of_time:
+        out_of_time = stopping = False
+        while step < total and not stopping and not out_of_time:
             with fabric.autocast(), settings_guard(self.model_name) if step == first else contextlib.nullcontext():
                 logs = model.train_step(loader.next(), step)
             if model.sched:  # once per train_step; a player that steps its optimizer only every
@@ -190,7 +190,9 @@ class Trainer:
 
             if deadline is not None:
                 out_of_time = self._time_up(deadline, step, fabric, cfg.log_every)
-            last = step == total or self._stop or out_of_time
+            stopping = self._stop  # read once: a signal that lands later in this step stops the next one,
+            # so the step that ends the run is always the one that decided to checkpoint
+            last = step == total or stopping or out_of_time
             ckpt_due = step % cfg.ckpt_every == 0 or last or self._clock_due(step, fabric, cfg.log_every)
             if step % cfg.log_every == 0 or last or ckpt_due:
                 watch.check(fabric, self._last_ckpt[0], out)  # a non-finite loss stops the run before it is logged or saved
@@ -220,7 +222,7 @@ class Trainer:
             logger.close()
             plot_losses(out / "metrics.csv", out / "loss_curve.png")
             self._report(out)
-            if self._stop and step < total:
+            if stopping and step < total:
                 print(f"stopped at step {step}; continue with: ganthology train {self.model_name} "
                       f"--out {out} --resume", file=sys.stderr)
         return out
