@@ -142,6 +142,44 @@ def test_minutes_end_a_run_on_the_clock_with_its_checkpoint_and_grid(tmp_path, m
         _train("cyclegan", tmp_path / "cyc", steps=None, minutes=1)
 
 
+def test_lr_decay_from_follows_the_clock_under_minutes_and_a_resumed_run_continues_its_budget(tmp_path, monkeypatch):
+    """--minutes alone with --lr-decay-from: the rates fall over the second half of the wall-clock
+    budget instead of a step count. The checkpoint keeps the seconds trained, so a run stopped by
+    Ctrl-C and resumed spends the rest of the same budget at the same rates; a spent budget is
+    refused in one sentence and a larger --minutes trains on."""
+    import ganthology.train.trainer as trainer
+
+    clock = {"t": 0.0, "stop_at": 0}
+    monkeypatch.setattr(trainer.time, "monotonic", lambda: clock["t"])
+    cls = ganthology.get_model("dcgan")
+    step_once = cls.train_step
+
+    def one_second_each(self, batch, step):
+        clock["t"] += 1.0
+        if step + 1 == clock["stop_at"]:
+            os.kill(os.getpid(), signal.SIGINT)
+        return step_once(self, batch, step)
+
+    monkeypatch.setattr(cls, "train_step", one_second_each)
+    ten_seconds = dict(steps=None, minutes=10 / 60, lr_decay_from=0.5, sample_every=10**6)
+    full = read_metrics(_train("dcgan", tmp_path / "full", **ten_seconds) / "metrics.csv")
+    lr = float(full[0]["lr_G"])
+    assert [int(r["step"]) for r in full] == list(range(1, 11))
+    assert [float(r["lr_G"]) / lr for r in full] == pytest.approx([1, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2, 0])
+
+    clock["stop_at"] = 4
+    part = _train("dcgan", tmp_path / "part", **ten_seconds)
+    assert load_checkpoint(part / "checkpoints" / "last.pt")["step"] == 4
+    clock["stop_at"] = 0
+    ganthology.train_model("dcgan", resume=part)
+    strip = lambda rows: [(r["step"], r["lr_G"], r["loss_D"], r["loss_G"]) for r in rows]  # noqa: E731
+    assert strip(read_metrics(part / "metrics.csv")) == strip(full)
+    with pytest.raises(ganthology.GanthologyError, match=r"has spent its --minutes .* larger --minutes"):
+        ganthology.train_model("dcgan", resume=part)
+    ganthology.train_model("dcgan", resume=part, minutes=12 / 60)
+    assert load_checkpoint(part / "checkpoints" / "last.pt")["step"] == 12
+
+
 def test_a_run_given_no_length_takes_the_same_generator_updates_for_every_model(tmp_path, monkeypatch):
     """With no --steps, --epochs or --minutes a run is DEFAULT_STEPS generator updates: a trainer
     step of wgan_gp is one critic step, so its default run takes n_critic times the steps of dcgan's

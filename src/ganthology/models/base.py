@@ -432,3 +432,10 @@ def constant_then_linear_decay(opt: torch.optim.Optimizer, total_steps: int, dec
     start = int(total_steps * decay_from)
     span = max(1, total_steps - start)
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - max(0, s - start) / span)
+
+
+def clock_linear_decay(opt: torch.optim.Optimizer, spent, decay_from: float = 0.5):
+    """constant_then_linear_decay over a wall-clock budget instead of a step count: `spent()` is the
+    fraction of the budget used so far, read each time the schedule steps."""
+    span = max(1e-9, 1.0 - decay_from)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: max(0.0, 1.0 - max(0.0, spent() - decay_from) / span))

@@ -2,7 +2,8 @@
 
 - `checkpoints/last.pt` (torch.save): everything a run needs to continue exactly: the resolved
   config, all networks and buffers, optimizers, mixed-precision scaler, step, every rank's RNG
-  states and the data position. Written to a temporary file, flushed to disk and renamed, then the
+  states, the data position and the seconds trained (which a resumed `--minutes` run goes on
+  counting). Written to a temporary file, flushed to disk and renamed, then the
   folder is synced, so a crash or a full disk mid-write leaves the previous checkpoint intact.
   Loaded with `weights_only=True`: it cannot run code.
 - `generator.safetensors` + `generator.json`: the networks `sample()` needs and the config to

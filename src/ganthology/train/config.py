@@ -14,7 +14,7 @@ class TrainConfig:
     steps: int | None = None  # optimisation steps (batches); when neither is set, 2000 generator updates (2000 x n_critic steps for a model with a critic schedule)
     epochs: float | None = None  # alternatively, passes over the data
     minutes: float | None = None  # wall-clock budget of the training loop (setup excluded); the run stops at the first step past it, or at --steps/--epochs if those come first (with neither given, only the clock ends it)
-    lr_decay_from: float | None = None  # from this fraction of the run on, lower every learning rate linearly to 0 (0.5: CycleGAN's schedule); none: the model's own (constant for most)
+    lr_decay_from: float | None = None  # from this fraction of the run on (of its steps, or of --minutes when only the clock ends it), lower every learning rate linearly to 0 (0.5: CycleGAN's schedule); none: the model's own (constant for most)
     out: str | None = None  # run folder; None: runs/MODEL-DATASET
     seed: int = 0  # initial weights, noise and data order all follow from it
     device: str = "auto"  # auto | cpu | cuda

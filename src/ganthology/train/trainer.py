@@ -25,7 +25,7 @@ import yaml
 from ..data import InMemoryLoader, build_dataset
 from ..data.core import as_domains
 from ..errors import GanthologyError, check_size, settings_guard
-from ..models.base import GANModel, constant_then_linear_decay
+from ..models.base import GANModel, clock_linear_decay, constant_then_linear_decay
 from ..registry import get_model
 from ..seeding import seeded
 from ..viz import save_grid, save_scatter
@@ -71,6 +71,9 @@ class Trainer:
             raise GanthologyError("--devices must be at least 1.")
         self._stop = False
         self._lock = None
+        self._seconds = 0.0  # training-loop seconds of the run's earlier segments (from the checkpoint)
+        self._spent = 0.0  # the fraction of the --minutes budget used, which a clock-bound decay follows
+        self._loop_start = time.monotonic()  # reset when the training loop starts
 
     # --- setup ----------------------------------------------------------------------------------
     def _fabric(self):
@@ -163,11 +166,17 @@ class Trainer:
         self._last_ckpt = (step, time.monotonic())
         model.train()
         first = step
-        deadline = time.monotonic() + 60 * cfg.minutes if cfg.minutes else None
+        self._loop_start = time.monotonic()
+        deadline = None
+        if cfg.minutes:  # a resumed run continues its budget, so a clock-bound decay resumes where it stood
+            deadline = self._loop_start + 60 * cfg.minutes - self._seconds
+        clock_decay = total == UNBOUNDED and cfg.lr_decay_from is not None
         out_of_time = stopping = False
         while step < total and not stopping and not out_of_time:
             with fabric.autocast(), settings_guard(self.model_name) if step == first else contextlib.nullcontext():
                 logs = model.train_step(loader.next(), step)
+            if clock_decay:  # the rates of the next step follow the budget used when it starts
+                self._spent = self._budget_spent(step, fabric, cfg.log_every)
             if model.sched:  # once per train_step; a player that steps its optimizer only every
                 # n_critic-th train_step (WGAN's G) would make torch warn at the first one
                 with warnings.catch_warnings():
@@ -265,7 +274,8 @@ class Trainer:
             if not 0 <= cfg.lr_decay_from <= 1:
                 raise GanthologyError(f"--lr-decay-from {cfg.lr_decay_from} must lie in [0, 1]: the fraction "
                                       "of the run after which the learning rates fall to 0.")
-            model.sched |= {k: constant_then_linear_decay(o, total, cfg.lr_decay_from)
+            model.sched |= {k: clock_linear_decay(o, lambda: self._spent, cfg.lr_decay_from) if total == UNBOUNDED
+                            else constant_then_linear_decay(o, total, cfg.lr_decay_from)
                             for k, o in model.opt.items() if k not in model.sched}
         model.opt = {k: fabric.setup_optimizers(o) for k, o in model.opt.items()}
         model.engine = FabricEngine(fabric)
@@ -287,11 +297,12 @@ class Trainer:
             return self.cfg.steps
         if not self.cfg.minutes:  # 2000 generator updates: 10,000 critic steps of a WGAN at n_critic 5
             return DEFAULT_STEPS * model.steps_per_update
-        # only the clock ends this run: a schedule over the run's length has no length to follow
-        if self.model_cls.follows_run_length or self.cfg.lr_decay_from is not None:
-            what = "--lr-decay-from" if self.cfg.lr_decay_from is not None else f"{self.model_name}'s schedule"
-            raise GanthologyError(f"{what} follows the run's length in steps, which --minutes alone does not "
-                                  "fix; give --steps (or --epochs) too: the run stops at whichever comes first.")
+        # only the clock ends this run: --lr-decay-from follows the clock, but a model's own schedule
+        # is written over the run's length in steps
+        if self.model_cls.follows_run_length:
+            raise GanthologyError(f"{self.model_name}'s schedule follows the run's length in steps, which --minutes "
+                                  "alone does not fix; give --steps (or --epochs) too: the run stops at whichever "
+                                  "comes first.")
         return UNBOUNDED
 
     def _reduce_logs(self, sums: dict, counts: dict, fabric) -> dict:
@@ -367,6 +378,15 @@ class Trainer:
             return passed()
         return False if step % every else bool(fabric.broadcast(passed(), src=0))
 
+    def _budget_spent(self, step: int, fabric, every: int) -> float:
+        """The fraction of the --minutes budget used so far. With several processes it is rank 0's,
+        shared at logging steps (the ranks keep the last shared value in between), so that every
+        rank sets the same learning rates."""
+        spent = (self._seconds + time.monotonic() - self._loop_start) / (60 * self.cfg.minutes)
+        if fabric.world_size == 1:
+            return spent
+        return self._spent if step % every else float(fabric.broadcast(spent, src=0))
+
     def _time_up(self, deadline: float, step: int, fabric, every: int) -> bool:
         """Whether the --minutes budget is spent."""
         return self._clock_says(lambda: time.monotonic() >= deadline, step, fabric, every)
@@ -399,6 +419,7 @@ class Trainer:
                 "precision": fabric.strategy.precision.state_dict(),
                 "rng": rng,
                 "loader": loader.state_dict(),
+                "seconds": self._seconds + time.monotonic() - self._loop_start,  # of the training loop, all segments
             }
             if self.ema is not None:
                 payload["ema"] = self.ema.state_dict()
@@ -459,6 +480,10 @@ class Trainer:
         if ckpt.get("precision"):
             fabric.strategy.precision.load_state_dict(ckpt["precision"])
         loader.load_state_dict(ckpt["loader"])
+        self._seconds = float(ckpt.get("seconds", 0.0))
+        if self.cfg.minutes and self._seconds >= 60 * self.cfg.minutes:
+            raise GanthologyError(f"{self.resume} has spent its --minutes {self.cfg.minutes:g} already; resume with "
+                                  "a larger --minutes (the run's total budget) to train on.")
         rank = fabric.global_rank
         if ckpt["world_size"] == fabric.world_size:
             torch.set_rng_state(ckpt["rng"]["cpu"][rank].clone())
