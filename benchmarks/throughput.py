@@ -86,14 +86,14 @@ class GanthologySide(Side):
         # that both sides compute the same losses
         mcfg = make_config("dcgan", batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, real_label=1.0,
                            lr_g=2e-4)
-        cfg = TrainConfig(dataset="mnist", data_root=args.data_root, image_size=32, device="cpu",
+        cfg = TrainConfig(dataset="mnist", data_root=args.data_root, image_size=32, device=args.device,
                           precision=precision, channels_last=channels_last, progress=False)
         trainer = Trainer("dcgan", mcfg, cfg)
         with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
             warnings.simplefilter("ignore")
             fabric = trainer._fabric()  # the trainer's own accelerator / precision resolution
             fabric.launch()
-        model, self.loader = trainer._setup(fabric)  # the trainer's own setup: model, optimizers, loader
+        model, self.loader, _ = trainer._setup(fabric)  # the trainer's own setup: model, optimizers, loader
         if adam:  # ablation: the same Adam with other implementation options (foreach / fused)
             model.opt = {k: fabric.setup_optimizers(torch.optim.Adam(
                 o.param_groups[0]["params"], lr=o.param_groups[0]["lr"], betas=o.param_groups[0]["betas"],
@@ -151,18 +151,22 @@ class BaselineSide(Side):
         self.name, self.note = name, note
         tf = T.Compose([T.Resize(32), T.ToTensor(), T.Normalize([0.5], [0.5])])
         ds = torchvision.datasets.MNIST(root=args.data_root, train=True, download=False, transform=tf)
+        self.device = torch.device(args.device)
         self.dl = DataLoader(ds, batch_size=args.batch_size, shuffle=True, num_workers=num_workers,
-                             drop_last=True, persistent_workers=num_workers > 0)
+                             drop_last=True, persistent_workers=num_workers > 0,
+                             pin_memory=self.device.type == "cuda")
         self.it = iter(self.dl)
         self.fixed = None
         if in_memory:  # ablation: a single pre-made batch, i.e. compute only
-            self.fixed = next(self.it)[0]
+            self.fixed = next(self.it)[0].to(self.device)
         torch.manual_seed(0)  # the trainer's seed: identical initial weights to the ganthology side
         # same construction order as ganthology.models.dcgan.DCGAN.__init__ (G, then D, then init)
         self.G = DCGANGenerator(Z_DIM, 1, 32, args.ngf)
         self.D = DCGANDiscriminator(1, 32, args.ndf, norm="batch")
         self.G.apply(dcgan_init)
         self.D.apply(dcgan_init)
+        self.G.to(self.device)
+        self.D.to(self.device)
         self.optG = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.optD = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.crit = torch.nn.BCEWithLogitsLoss()
@@ -177,15 +181,15 @@ class BaselineSide(Side):
         except StopIteration:  # a new epoch
             self.it = iter(self.dl)
             imgs, _ = next(self.it)
-        return imgs
+        return imgs.to(self.device, non_blocking=True)
 
     def step(self) -> float:
         t0 = time.perf_counter()
         real = self._next()
         t_data = time.perf_counter() - t0
         b = real.shape[0]
-        ones, zeros = torch.ones(b), torch.zeros(b)
-        z = torch.randn(b, Z_DIM)
+        ones, zeros = torch.ones(b, device=self.device), torch.zeros(b, device=self.device)
+        z = torch.randn(b, Z_DIM, device=self.device)
         fake = self.G(z)
         # D
         d_loss = (self.crit(self.D(real), ones) + self.crit(self.D(fake.detach()), zeros)) / 2
@@ -278,7 +282,7 @@ def step_flops(side: Side) -> int:
 def forward_flops_per_image(G, D, batch: int) -> tuple[float, float]:
     from torch.utils.flop_counter import FlopCounterMode
 
-    z = torch.randn(batch, Z_DIM)
+    z = torch.randn(batch, Z_DIM, device=next(G.parameters()).device)
     with torch.no_grad():
         x = G(z)
         with FlopCounterMode(display=False) as fg:
@@ -288,13 +292,21 @@ def forward_flops_per_image(G, D, batch: int) -> tuple[float, float]:
     return fg.get_total_flops() / batch, fd.get_total_flops() / batch
 
 
-def matmul_gflops(n: int, reps: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def sync(device: str) -> None:
+    """Wait for the device's queued work, so that a timer read after it counts that work."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_gflops(n: int, reps: int = 5, device: str = "cpu") -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     torch.mm(a, b)  # warm
     best = float("inf")
     for _ in range(reps):
+        sync(device)
         t = time.perf_counter()
         torch.mm(a, b)
+        sync(device)
         best = min(best, time.perf_counter() - t)
     return 2 * n**3 / best / 1e9
 
@@ -367,14 +379,16 @@ def measure(sides: list[Side], args) -> dict:
         for s in order:
             with s.setting():
                 t_data = 0.0
+                sync(args.device)
                 t0 = time.perf_counter()
                 for _ in range(args.steps):
                     t_data += s.step()
+                sync(args.device)
                 dt = time.perf_counter() - t0
             row["ips"][s.name] = args.steps * args.batch_size / dt
             row["data_ms"][s.name] = 1e3 * t_data / args.steps
             row["step_ms"][s.name] = 1e3 * dt / args.steps
-        row["mm"] = matmul_gflops(args.matmul_n)
+        row["mm"] = matmul_gflops(args.matmul_n, device=args.device)
         other = load.cores()
         row["other"] = other
         row["clean"] = other is None or other < args.max_other_load
@@ -458,7 +472,11 @@ def main(argv=None) -> int:
     p.add_argument("--profile", action="store_true", help="print torch.profiler op tables of both loops")
     p.add_argument("--profile-steps", type=int, default=3)
     p.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="where both loops run (cuda: the timers wait for the GPU's queued work)")
     args = p.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda needs a CUDA GPU that torch can see.")
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -517,7 +535,8 @@ def main(argv=None) -> int:
     res["config"]["channels_last_resolved"] = cl
     res["env"] = {"torch": torch.__version__, "threads": torch.get_num_threads(),
                   "machine": platform.machine(), "python": platform.python_version(),
-                  "cpu_count": os.cpu_count()}
+                  "cpu_count": os.cpu_count(),
+                  "device": torch.cuda.get_device_name() if args.device == "cuda" else platform.processor()}
 
     mm = res["matmul_gflops"]
     print()
