@@ -74,3 +74,77 @@ def test_augment_is_refused_clearly_where_it_cannot_apply(tmp_path):
         _train("dcgan", tmp_path / "a", steps=1, augment="color,blur")
     with pytest.raises(ganthology.GanthologyError, match="never receives images"):
         _train("aae", tmp_path / "b", steps=1, augment="translation")  # AAE's D judges codes
+
+
+@pytest.mark.parametrize("name", ["dcgan", "infogan", "ebgan", "cyclegan", "bicyclegan", "esrgan"])
+def test_every_batch_a_discriminator_sees_is_augmented(tmp_path, monkeypatch, name):
+    """With a transformation that blanks the image, D's first convolution sees nothing but blanks:
+    real and fake, in D's update and G's, whether the trainer hooks D or the model calls
+    `augmented` itself (InfoGAN calls D in parts; EBGAN's D is an autoencoder), and in both domains
+    of a translation (mnist2mnistm-like data: a 1-channel and a 3-channel domain), by each of
+    BicycleGAN's two discriminators, and by ESRGAN's once its G-only pretraining steps are over."""
+    from ganthology.train import augment
+
+    monkeypatch.setattr(augment, "diff_augment", lambda x, names: x * 0)
+    seen = []
+    real_init = augment.DiffAugment.__init__
+
+    def watching(self, model, policy):
+        real_init(self, model, policy)
+        for net in [m for n, m in model.named_children() if n.startswith("D")]:  # D, D_A, D_B, D2
+            first = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+            first.register_forward_pre_hook(lambda m, args: seen.append(bool((args[0] == 0).all())))
+
+    monkeypatch.setattr(augment.DiffAugment, "__init__", watching)
+    _train(name, tmp_path / name, steps=4 if name == "esrgan" else 2, augment="translation")
+    assert len(seen) >= 4 and all(seen), f"{seen.count(False)} of {len(seen)} batches reached D untransformed"
+
+
+def _flip(x, names):
+    return x.flip(-1)
+
+
+@pytest.mark.parametrize("name", ["began", "ebgan"])
+def test_an_autoencoder_discriminator_is_scored_against_the_image_it_was_given(monkeypatch, name):
+    """An autoencoder D under --augment reconstructs T(x) and is scored against T(x), not x:
+    |T(x) - D(T(x))| (scoring it against x would ask it to undo a random transformation)."""
+    from ganthology.data.info import DataInfo
+    from ganthology.train import augment
+
+    monkeypatch.setattr(augment, "diff_augment", _flip)
+    model = ganthology.build_model(name, {}, DataInfo(name="synthetic", channels=1, image_size=16))
+    augment.DiffAugment(model, "translation")
+    model.train()
+    x = torch.rand(4, 1, 16, 16) * 2 - 1
+
+    def score(v):  # L(v) = |v - D(v)| (BEGAN, eq. 1); EBGAN's energy, the mean squared error
+        if name == "began":
+            return (v - model.D(v)).abs().mean()
+        return (model.D.decoder(model.D.encoder(v)) - v).pow(2).mean()
+
+    def loss(v):
+        return model.recon_loss(v) if name == "began" else model.energy(v)[0].mean()
+
+    with torch.no_grad():
+        assert torch.allclose(loss(x), score(x.flip(-1)))
+        model.eval()  # outside training the image is left alone
+        assert torch.allclose(loss(x), score(x))
+
+
+def test_batches_augmented_together_get_the_same_transformation_and_the_run_stays_reproducible():
+    """VAE/GAN compares Dis_l's features of x and its reconstruction: both must be transformed
+    alike, while separate calls draw fresh transformations, reproducibly from the seed."""
+    from ganthology.data.info import DataInfo
+
+    model = ganthology.build_model("vae_gan", {}, DataInfo(name="synthetic", channels=1, image_size=16))
+    hook = DiffAugment(model, "color,translation,cutout")
+    model.train()
+    x = torch.rand(8, 1, 16, 16) * 2 - 1
+    torch.manual_seed(0)
+    a, b = model.augmented(x, x.clone())
+    c = model.augmented(x)
+    assert torch.equal(a, b) and not torch.equal(a, x) and not torch.equal(a, c)
+    torch.manual_seed(0)
+    a2, _ = model.augmented(x, x.clone())
+    assert torch.equal(a, a2) and torch.equal(c, model.augmented(x))
+    assert hook.seen == 4

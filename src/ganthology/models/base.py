@@ -89,6 +89,11 @@ class GANModel(nn.Module):
     sampling_modules: ClassVar[tuple[str, ...]] = ("G",)
     #: the networks that judge images (those present are hooked by the trainer's --augment)
     discriminators: ClassVar[tuple[str, ...]] = ("D", "D_A", "D_B")
+    #: True where D does more than judge one batch of images (an autoencoder scored against its
+    #: input, a network called in parts, features compared between two images): then train_step
+    #: passes what D sees through `self.augmented(...)` instead of the trainer hooking D
+    augments_itself: ClassVar[bool] = False
+    diff_augment = None  # the trainer's --augment (train/augment.py:DiffAugment) where augments_itself
     #: whether the update rule reads `total_steps` (a learning-rate decay or a schedule over the run's
     #: progress): such a run needs a step count, and `--minutes` alone is refused
     follows_run_length: ClassVar[bool] = False
@@ -153,6 +158,14 @@ class GANModel(nn.Module):
 
     def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def augmented(self, *xs: torch.Tensor):
+        """Image batches as D is to see them: under --augment (and in training) the same random
+        transformations applied to each batch given, else unchanged. One batch in, one out; pass
+        two (x and its reconstruction) where D's outputs on them are compared with each other."""
+        if self.diff_augment is None or not self.training:
+            return xs[0] if len(xs) == 1 else xs
+        return self.diff_augment(*xs)
 
     @torch.no_grad()
     def sample(self, n: int, **cond) -> torch.Tensor:

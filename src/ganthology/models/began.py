@@ -191,13 +191,16 @@ class BEGAN(GANModel):
         self.register_buffer("k", torch.zeros(()))
 
     z_in_unit_box = True  # uniform noise
+    augments_itself = True  # --augment: D reconstructs T(v) and is scored against T(v)
 
     def noise(self, n: int, device=None) -> torch.Tensor:
         device = device if device is not None else self.device
         return torch.rand(n, self.cfg.z_dim, device=device) * 2 - 1  # uniform in [-1, 1]
 
     def recon_loss(self, v: torch.Tensor) -> torch.Tensor:
-        """L(v) = |v - D(v)|^eta (eq. 1), averaged over elements and the batch."""
+        """L(v) = |v - D(v)|^eta (eq. 1), averaged over elements and the batch. Under --augment, of
+        the transformed T(v), so that the autoencoder is scored against what it was given."""
+        v = self.augmented(v)
         err = (v - self.D(v)).abs()
         return (err if self.cfg.eta == 1 else err.square()).mean()
 

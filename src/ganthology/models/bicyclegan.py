@@ -187,6 +187,7 @@ class BicycleGAN(GANModel):
     vector_data = False  # translates images
     requires = ("input", "target")  # aligned pairs (A, B)
     sampling_modules = ("G", "E")  # E gives z from a target image (encode_target)
+    discriminators = ("D", "D2")  # cVAE-GAN's and cLR-GAN's (both judge B images; both are --augment's)
     multimodal = True  # translate draws z ~ N(0, I) on every call
     # against the held-out targets; *_encoded: G(A, E(B)), the cVAE reconstruction; z_recovery:
     # mean |E(G(A, z)) - z| (its baseline: an unrelated z', z_recovery_baseline)

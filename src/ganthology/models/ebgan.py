@@ -85,6 +85,7 @@ class EBGAN(GANModel):
     default_dataset = "mnist"
     train_defaults = WEIGHT_AVERAGE  # it helped this model at 5 minutes: FD 111 -> 103 (docs/results.md)
     Config = EBGANConfig
+    augments_itself = True  # --augment: D reconstructs T(v) and is scored against T(v)
 
     def __init__(self, cfg: EBGANConfig, data: DataInfo):
         super().__init__(cfg, data)
@@ -97,7 +98,9 @@ class EBGAN(GANModel):
 
     def energy(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(per-sample energy (B,), embedding): the squared reconstruction error of each sample,
-        averaged over its elements (section 2.3), and the encoder's output Enc(v)."""
+        averaged over its elements (section 2.3), and the encoder's output Enc(v). Under --augment,
+        of the transformed T(v), so that the autoencoder is scored against what it was given."""
+        v = self.augmented(v)
         emb = self.D.encoder(v)
         err = (self.D.decoder(emb) - v).pow(2).flatten(start_dim=1).mean(dim=1)
         return err, emb

@@ -134,6 +134,7 @@ class InfoGAN(GANModel):
 
     # --- the latent space ----------------------------------------------------------------------
     z_in_unit_box = True  # uniform noise and continuous codes, one-hot category
+    augments_itself = True  # --augment: D is called in parts (body, then D's and Q's heads)
 
     def noise(self, n: int, device=None) -> torch.Tensor:
         """z (n, z_dim + n_cat + n_cont): uniform noise in [-1, 1], a one-hot category drawn
@@ -208,15 +209,15 @@ class InfoGAN(GANModel):
         z = self.noise(x.shape[0], x.device)
         fake = self.G(z)
         # D and Q: GAN loss on separate real / fake minibatches, plus lambda (-L_I) on the fakes
-        d_real = self.D(x)
-        h_fake = self.D.features(fake.detach())
+        d_real = self.D(self.augmented(x))  # --augment: every batch D's body sees, fakes included
+        h_fake = self.D.features(self.augmented(fake.detach()))
         nll_cat, nll_cont = self.info_nll(h_fake, z)
         loss_info = c.lambda_cat * nll_cat + c.lambda_cont * nll_cont
         loss_D = d_loss_bce(d_real, self.D.head(h_fake).flatten()) + loss_info
         self.update("D", loss_D)
         # G: non-saturating GAN loss plus the same information term through the updated D and Q
         with frozen(self.D, self.Q):
-            h = self.D.features(fake)
+            h = self.D.features(self.augmented(fake))
             g_cat, g_cont = self.info_nll(h, z)
             loss_G = g_loss_nonsaturating(self.D.head(h).flatten()) + c.lambda_cat * g_cat + c.lambda_cont * g_cont
         self.update("G", loss_G)

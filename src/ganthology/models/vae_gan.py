@@ -158,6 +158,7 @@ class VAEGAN(GANModel):
     Config = VAEGANConfig
     sampling_modules = ("G", "E")  # the decoder samples, the encoder encodes
     vector_data = False  # convolutional networks (the paper's table): images only
+    augments_itself = True  # --augment: Dis_l's features of x and x~ are compared, under one transformation
 
     def __init__(self, cfg: VAEGANConfig, data: DataInfo):
         super().__init__(cfg, data)
@@ -183,8 +184,10 @@ class VAEGAN(GANModel):
         return self.E(x)[0]
 
     def discriminate(self, x: torch.Tensor, x_tilde: torch.Tensor, x_p: torch.Tensor):
-        """Dis on [x, x~, x_p] as one minibatch: logits and Dis_l features, each split in three."""
-        logits, feat = self.D(torch.cat([x, x_tilde, x_p]))
+        """Dis on [x, x~, x_p] as one minibatch: logits and Dis_l features, each split in three.
+        Under --augment x and x~ get the same transformation, so that Dis_l compares like with like."""
+        x, x_tilde = self.augmented(x, x_tilde)
+        logits, feat = self.D(torch.cat([x, x_tilde, self.augmented(x_p)]))
         return logits.chunk(3), feat.chunk(3)
 
     @staticmethod

@@ -14,9 +14,14 @@ randomness per image:
 "color,translation,cutout" is the paper's recommendation for small data (tables 1-4).
 
 It is applied through a forward pre-hook on each of the model's `discriminators` (in training mode
-only), to the first input when that is a batch of images of the data's shape; a model file needs
-to know nothing about it. Its randomness comes from torch's generator, so a resumed run draws the
-same transformations.
+only), to the first input when that is a batch of images of one of the data's image shapes (either
+domain of a translation); a model file needs to know nothing about it. A model whose discriminator
+does more than judge one batch of images sets `augments_itself` and calls `self.augmented(...)` on
+what its D sees: an autoencoder D (BEGAN, EBGAN) reconstructs the transformed image and is scored
+against it, |T(x) - D(T(x))|, not against x; a D called in parts (InfoGAN's body and heads) gets
+every batch transformed, fakes included; features compared between two images (VAE/GAN's
+Dis_l(x) against Dis_l(x~)) are taken under the same transformation of both. Its randomness comes
+from torch's generator, so a resumed run draws the same transformations.
 """
 from __future__ import annotations
 
@@ -87,27 +92,55 @@ def diff_augment(x: torch.Tensor, names: list[str]) -> torch.Tensor:
 
 
 class DiffAugment:
-    """Hooks `diff_augment` onto the model's discriminators; `seen` counts augmented batches."""
+    """Hooks `diff_augment` onto the model's discriminators, or hands it to a model that applies it
+    itself (`augments_itself`); `seen` counts augmented batches."""
 
     def __init__(self, model, policy: str):
         self.names = parse_policy(policy)
+        self.shapes = {tuple(p.shape) for p in model.data.parts.values() if len(p.shape) == 3}
         self.shape = (model.data.channels, model.data.image_size, model.data.image_size)
         self.seen = 0
+        self.judged = 0  # calls of the hooked discriminators in training mode, of any input
+        self.checked = False
+        self.handles = []
+        if model.data.is_vector:
+            raise GanthologyError(f"--augment needs a discriminator that looks at images; {model.name} "
+                                  "on this data has none.")
+        if model.augments_itself:
+            model.diff_augment = self
+            return
         nets = [getattr(model, n) for n in model.discriminators if hasattr(model, n)]
-        if not nets or model.data.is_vector:
+        if not nets:
             raise GanthologyError(f"--augment needs a discriminator that looks at images; {model.name} "
                                   "on this data has none.")
         self.handles = [net.register_forward_pre_hook(self._hook) for net in nets]
 
+    def __call__(self, *xs: torch.Tensor):
+        """The same random transformations applied to each of the batches given (of one size and
+        device): the torch generator is rewound to the same state before each."""
+        self.seen += 1
+        device = xs[0].device
+        cuda = device.type == "cuda"
+        state = torch.cuda.get_rng_state(device) if cuda else torch.get_rng_state()
+        out = []
+        for i, x in enumerate(xs):
+            if i:
+                torch.cuda.set_rng_state(state, device) if cuda else torch.set_rng_state(state)
+            out.append(diff_augment(x, self.names))
+        return out[0] if len(out) == 1 else tuple(out)
+
     def _hook(self, module, args):
         x = args[0] if args else None
-        if not module.training or not torch.is_tensor(x) or x.dim() != 4 or tuple(x.shape[1:]) != self.shape:
+        self.judged += module.training
+        if not module.training or not torch.is_tensor(x) or x.dim() != 4 or tuple(x.shape[1:]) not in self.shapes:
             return None
-        self.seen += 1
-        return (diff_augment(x, self.names), *args[1:])
+        return (self(x), *args[1:])
 
     def check(self) -> None:
-        """After the first step: refuse a model whose discriminators never saw an image batch."""
-        if self.seen == 0:
+        """After each step until D has been used (ESRGAN's first steps pretrain G alone): refuse a
+        model whose discriminators judge something other than image batches."""
+        if self.seen:
+            self.checked = True
+        elif self.judged:
             raise GanthologyError("--augment: this model's discriminator never receives images of the data's "
                                   "shape (it judges codes, pairs or features), so there is nothing to augment.")
