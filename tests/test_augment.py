@@ -60,7 +60,7 @@ def test_augment_reaches_d_in_training_only_and_resumes_exactly(tmp_path):
 
     model = ganthology.load(tmp_path / "full")
     hook = DiffAugment(model, policy)
-    x = torch.zeros(4, *hook.shape)
+    x = torch.zeros(4, *next(iter(hook.shapes)))
     model.eval()
     model.D(x)
     assert hook.seen == 0, "no augmentation outside training (evaluation, a classifier's test accuracy)"

@@ -98,21 +98,15 @@ class DiffAugment:
     def __init__(self, model, policy: str):
         self.names = parse_policy(policy)
         self.shapes = {tuple(p.shape) for p in model.data.parts.values() if len(p.shape) == 3}
-        self.shape = (model.data.channels, model.data.image_size, model.data.image_size)
         self.seen = 0
         self.judged = 0  # calls of the hooked discriminators in training mode, of any input
         self.checked = False
-        self.handles = []
-        if model.data.is_vector:
+        nets = [] if model.augments_itself else [getattr(model, n) for n in model.discriminators if hasattr(model, n)]
+        if model.data.is_vector or not (nets or model.augments_itself):
             raise GanthologyError(f"--augment needs a discriminator that looks at images; {model.name} "
                                   "on this data has none.")
         if model.augments_itself:
             model.diff_augment = self
-            return
-        nets = [getattr(model, n) for n in model.discriminators if hasattr(model, n)]
-        if not nets:
-            raise GanthologyError(f"--augment needs a discriminator that looks at images; {model.name} "
-                                  "on this data has none.")
         self.handles = [net.register_forward_pre_hook(self._hook) for net in nets]
 
     def __call__(self, *xs: torch.Tensor):
@@ -124,8 +118,10 @@ class DiffAugment:
         state = torch.cuda.get_rng_state(device) if cuda else torch.get_rng_state()
         out = []
         for i, x in enumerate(xs):
-            if i:
-                torch.cuda.set_rng_state(state, device) if cuda else torch.set_rng_state(state)
+            if i and cuda:
+                torch.cuda.set_rng_state(state, device)
+            elif i:
+                torch.set_rng_state(state)
             out.append(diff_augment(x, self.names))
         return out[0] if len(out) == 1 else tuple(out)
 
