@@ -100,7 +100,6 @@ class DiffAugment:
         self.shapes = {tuple(p.shape) for p in model.data.parts.values() if len(p.shape) == 3}
         self.seen = 0
         self.judged = 0  # calls of the hooked discriminators in training mode, of any input
-        self.checked = False
         nets = [] if model.augments_itself else [getattr(model, n) for n in model.discriminators if hasattr(model, n)]
         if model.data.is_vector or not (nets or model.augments_itself):
             raise GanthologyError(f"--augment needs a discriminator that looks at images; {model.name} "
@@ -113,6 +112,8 @@ class DiffAugment:
         """The same random transformations applied to each of the batches given (of one size and
         device): the torch generator is rewound to the same state before each."""
         self.seen += 1
+        if len(xs) == 1:
+            return diff_augment(xs[0], self.names)
         device = xs[0].device
         cuda = device.type == "cuda"
         state = torch.cuda.get_rng_state(device) if cuda else torch.get_rng_state()
@@ -123,7 +124,7 @@ class DiffAugment:
             elif i:
                 torch.set_rng_state(state)
             out.append(diff_augment(x, self.names))
-        return out[0] if len(out) == 1 else tuple(out)
+        return tuple(out)
 
     def _hook(self, module, args):
         x = args[0] if args else None
@@ -133,10 +134,8 @@ class DiffAugment:
         return (self(x), *args[1:])
 
     def check(self) -> None:
-        """After each step until D has been used (ESRGAN's first steps pretrain G alone): refuse a
-        model whose discriminators judge something other than image batches."""
-        if self.seen:
-            self.checked = True
-        elif self.judged:
+        """After each step until an image batch has been augmented (ESRGAN's first steps pretrain G
+        alone): refuse a model whose discriminators judge something other than image batches."""
+        if not self.seen and self.judged:
             raise GanthologyError("--augment: this model's discriminator never receives images of the data's "
                                   "shape (it judges codes, pairs or features), so there is nothing to augment.")

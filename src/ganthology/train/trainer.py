@@ -187,7 +187,7 @@ class Trainer:
             count += 1
             if self.ema is not None:
                 self.ema.update(step)
-            if augment is not None and not augment.checked:
+            if augment is not None and not augment.seen:
                 augment.check()
             for k, v in logs.items():  # accumulate on the device: no host sync per step
                 v = v.detach().float()
